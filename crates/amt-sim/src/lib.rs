@@ -1,0 +1,6 @@
+//! The virtual Intel AMT device.
+//!
+//! Planned shape (see `ARCHITECTURE.md`): a sans-IO core that takes `now` and bytes as parameters
+//! (Hello schedule, TLS policy, digest, WS-Management handlers, NVRAM model, faults) and a thin shell
+//! under `net/` that owns tokio, sockets and the wall clock. Only the wire formats in `amt-wire` exist
+//! so far; the device itself is built under its own issue.

@@ -1,0 +1,18 @@
+//! The `amt-provision` command line. Only `--help` and `--version` exist yet: no subcommand is built.
+
+use clap::{CommandFactory, Parser};
+
+/// The ConfigMgr 2007 out-of-band service point: provisions AMT devices (Hello intake, TLS-PKI, digest, stage 1 and 2).
+///
+/// No subcommand is implemented yet; they arrive with the issues that build this part
+/// (see ARCHITECTURE.md for the plan).
+#[derive(Debug, Parser)]
+#[command(name = "amt-provision", version)]
+struct Cli {}
+
+fn main() -> anyhow::Result<()> {
+    let _cli = Cli::parse();
+    let mut cmd = Cli::command();
+    let help = cmd.render_long_help();
+    anyhow::bail!("no subcommand is implemented yet\n\n{help}")
+}
