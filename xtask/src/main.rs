@@ -18,7 +18,8 @@ usage: cargo xtask <command>
 
 commands:
   ci                 run the CI gates (fmt, clippy, tests, docs) exactly as .ci/run does
-  certs [--out DIR]  regenerate the test PKI (default: certs/)
+  certs [--out DIR]  regenerate the test PKI in certs/ (or DIR), reusing the keys already there
+  certs --fresh-keys regenerate with new keys (every thumbprint changes)
   certs --check      verify the committed certs/ against the table that generates them
 ";
 
@@ -38,8 +39,9 @@ fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        ["certs"] => certs::generate(&root.join("certs")),
-        ["certs", "--out", dir] => certs::generate(Path::new(dir)),
+        ["certs"] => certs::generate(&root.join("certs"), false),
+        ["certs", "--fresh-keys"] => certs::generate(&root.join("certs"), true),
+        ["certs", "--out", dir] => certs::generate(Path::new(dir), false),
         ["certs", "--check"] => certs::check(&root.join("certs")),
         ["help" | "--help" | "-h"] | [] => {
             print!("{USAGE}");
