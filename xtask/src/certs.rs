@@ -1,8 +1,9 @@
 //! The test PKI in `certs/`: one table ([`SPECS`]) describes every certificate; `generate` builds
 //! the files from it and `check` proves the committed files still match it.
 //!
-//! Every private key written here is for tests only. Keys are random, so regenerating gives new
-//! bytes (and new thumbprints) but equivalent certificates; `check` is what proves equivalence:
+//! Every private key written here is for tests only. `generate` reuses the keys already in the
+//! directory, so regenerating is byte-for-byte reproducible; with fresh keys it gives new bytes (and
+//! new thumbprints) but equivalent certificates. `check` is what proves equivalence:
 //! it parses each committed file with x509-parser and compares it field by field with the table,
 //! verifies every signature under the issuer's key (aws-lc-rs), checks that each key file holds the
 //! certificate's key, that each chain file is leaf + intermediate + root, and that `README.md` and
@@ -879,9 +880,9 @@ fn render_readme(ders: &HashMap<&str, &[u8]>) -> Result<String> {
          edit by hand (this README included). `cargo xtask certs --check` (also run by `cargo test \
          -p xtask`) proves the committed files still match the table: subject, serial, validity, \
          key size, signature algorithm, EKUs, key usage, basic constraints, SANs, every signature \
-         under its issuer's key, key files, chain files and the thumbprints below. Keys are random: \
-         regenerating changes every byte and every thumbprint, so anything that pins a thumbprint \
-         must be updated together with a regeneration.\n"
+         under its issuer's key, key files, chain files and the thumbprints below. Regenerating \
+         reuses the committed keys and reproduces every file byte for byte; `--fresh-keys` makes \
+         new keys, which changes every thumbprint, so anything that pins one must change with it.\n"
     );
     let _ = writeln!(
         w,

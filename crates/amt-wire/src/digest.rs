@@ -20,6 +20,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use md5::{Digest as _, Md5};
+use thiserror::Error;
 
 /// A digest realm.
 ///
@@ -657,7 +658,7 @@ pub fn ha1_from_hex(value: &str) -> Result<[u8; 16], DigestError> {
 }
 
 /// What went wrong while parsing or validating digest data.
-#[derive(Clone, Debug, Eq, PartialEq, thiserror::Error)]
+#[derive(Clone, Debug, Eq, Error, PartialEq)]
 pub enum DigestError {
     /// The header value is longer than [`MAX_HEADER_LEN`].
     #[error("header value is {len} bytes, over the limit of {max}")]

@@ -79,12 +79,13 @@ impl HelloPacket {
                 for index in 0..usize::from(count) {
                     let alg_value = r.u8("hash type")?;
                     let size = r.u8("hash size")?;
-                    let alg = HashAlgorithm::from_wire(alg_value)
-                        .ok_or(HelloError::UnknownHashAlgorithm {
+                    let alg = HashAlgorithm::from_wire(alg_value).ok_or(
+                        HelloError::UnknownHashAlgorithm {
                             index,
                             value: alg_value,
-                        })?;
-                    if usize::from(size) != alg.len() {
+                        },
+                    )?;
+                    if usize::from(size) != alg.digest_len() {
                         return Err(HelloError::HashSizeMismatch { index, alg, size });
                     }
                     let digest = r.take(usize::from(size), "hash value")?;
@@ -121,12 +122,12 @@ impl HelloPacket {
                 1 + hashes.iter().map(|h| 2 + h.as_bytes().len()).sum::<usize>(),
             ),
         };
-        if let HelloKind::Pki { hashes } = &self.kind {
-            if hashes.len() > MAX_HASHES {
-                return Err(HelloError::TooManyHashes {
-                    count: u8::try_from(hashes.len()).unwrap_or(u8::MAX),
-                });
-            }
+        if let HelloKind::Pki { hashes } = &self.kind
+            && hashes.len() > MAX_HASHES
+        {
+            return Err(HelloError::TooManyHashes {
+                count: u8::try_from(hashes.len()).unwrap_or(u8::MAX),
+            });
         }
         out.reserve(HEADER_LEN + tail_len);
         out.extend_from_slice(&u16::from(self.admin_credentials_set).to_le_bytes());
@@ -257,7 +258,7 @@ pub enum HelloError {
         text: String,
     },
     /// A hash entry whose size does not fit its algorithm.
-    #[error("hello hash #{index} is {alg} but has size {size} (expected {})", alg.len())]
+    #[error("hello hash #{index} is {alg} but has size {size} (expected {})", alg.digest_len())]
     HashSizeMismatch {
         /// Index of the entry in the hash list.
         index: usize,
@@ -447,7 +448,11 @@ mod tests {
             panic!("expected a PKI hello, got {hello:?}");
         };
         assert_eq!(hashes.len(), 23);
-        assert!(hashes.iter().all(|h| h.algorithm() == HashAlgorithm::Sha256));
+        assert!(
+            hashes
+                .iter()
+                .all(|h| h.algorithm() == HashAlgorithm::Sha256)
+        );
         assert!(hashes[0].to_lower_hex().starts_with("c3846bf2"));
         assert!(hashes[22].to_lower_hex().starts_with("2cabeafe"));
         assert_eq!(hello.to_bytes().unwrap(), bytes);
@@ -485,10 +490,7 @@ mod tests {
             b[offset] = value;
             HelloPacket::parse(&b).unwrap_err()
         };
-        assert_eq!(
-            with(0, 2),
-            HelloError::BadAdminCredentialsFlag { value: 2 }
-        );
+        assert_eq!(with(0, 2), HelloError::BadAdminCredentialsFlag { value: 2 });
         assert_eq!(with(2, 4), HelloError::UnsupportedVersion { version: 4 });
         assert_eq!(
             with(25, 9),
@@ -515,7 +517,10 @@ mod tests {
         );
         let mut long = base.clone();
         long.push(0);
-        assert_eq!(HelloPacket::parse(&long).unwrap_err().id(), "hello/trailing-bytes");
+        assert_eq!(
+            HelloPacket::parse(&long).unwrap_err().id(),
+            "hello/trailing-bytes"
+        );
         let huge = vec![0u8; 100_000];
         assert_eq!(
             HelloPacket::parse(&huge).unwrap_err(),
@@ -560,8 +565,16 @@ mod tests {
             "4b529b93d413181de4871c697a6b7a2b"
         );
         assert_eq!(DeviceUuid::from_wire(uuid.to_wire()), uuid);
-        for bad in ["", "939b524b", "939b524b-13d4-1d18-e487-1c697a6b7a2g", "939b524b13d41d18e4871c697a6b7a2b"] {
-            assert_eq!(DeviceUuid::parse(bad).unwrap_err().id(), "hello/bad-uuid-text");
+        for bad in [
+            "",
+            "939b524b",
+            "939b524b-13d4-1d18-e487-1c697a6b7a2g",
+            "939b524b13d41d18e4871c697a6b7a2b",
+        ] {
+            assert_eq!(
+                DeviceUuid::parse(bad).unwrap_err().id(),
+                "hello/bad-uuid-text"
+            );
         }
     }
 

@@ -50,7 +50,7 @@ impl HashAlgorithm {
     }
 
     /// Digest length in bytes.
-    pub fn len(self) -> usize {
+    pub fn digest_len(self) -> usize {
         match self {
             Self::Sha1 => 20,
             Self::Sha256 => 32,
@@ -60,7 +60,7 @@ impl HashAlgorithm {
 
     /// The algorithm whose digest has `len` bytes.
     pub fn from_len(len: usize) -> Option<Self> {
-        Self::ALL.into_iter().find(|alg| alg.len() == len)
+        Self::ALL.into_iter().find(|alg| alg.digest_len() == len)
     }
 
     /// The name as written in profiles and logs: `sha1`, `sha256`, `sha384`.
@@ -106,7 +106,7 @@ impl Thumbprint {
     pub fn from_bytes(alg: HashAlgorithm, bytes: &[u8]) -> Result<Self, ThumbprintError> {
         let wrong_len = || ThumbprintError::WrongLength {
             alg,
-            expected: alg.len(),
+            expected: alg.digest_len(),
             got: bytes.len(),
         };
         Ok(match alg {
@@ -340,7 +340,7 @@ mod tests {
     fn wire_values_round_trip() {
         for alg in HashAlgorithm::ALL {
             assert_eq!(HashAlgorithm::from_wire(alg.wire()), Some(alg));
-            assert_eq!(HashAlgorithm::from_len(alg.len()), Some(alg));
+            assert_eq!(HashAlgorithm::from_len(alg.digest_len()), Some(alg));
         }
         assert_eq!(HashAlgorithm::from_wire(0), None);
         assert_eq!(HashAlgorithm::from_wire(4), None);

@@ -47,7 +47,7 @@ fn check_against_oracle(challenge: &Challenge, username: &str, password: &str, r
 }
 
 #[test]
-fn amt_capture_challenge_against_http_auth() {
+fn digest_amt_capture_challenge_against_http_auth() {
     let challenge = Challenge::new(
         Realm::amt("Digest:727734D63A1FC0423736E48DA554E462").expect("amt realm"),
         "B9AX94iAAAAAAAAAx6rrSfPHGUrx/3uA",
@@ -56,7 +56,7 @@ fn amt_capture_challenge_against_http_auth() {
 }
 
 #[test]
-fn fixed_cases_against_http_auth() {
+fn digest_fixed_cases_against_http_auth() {
     let realm = Realm::from_amt_bytes([0x5a; 16]);
     let cases: [(Challenge, &str, &str); 5] = [
         (Challenge::new(realm.clone(), "nonce-1"), "admin", ""),
@@ -104,11 +104,15 @@ fn printable() -> impl Strategy<Value = String> {
 }
 
 proptest! {
+    // Integration tests have no lib.rs beside them for proptest's regression files.
+    #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
+
     #[test]
-    fn random_cases_against_http_auth(
+    fn digest_random_cases_against_http_auth(
         realm_bytes in any::<[u8; 16]>(),
         nonce in "[A-Za-z0-9+/=]{1,40}",
-        opaque in proptest::option::of(printable()),
+        // http-auth drops an empty opaque instead of echoing it, so generate non-empty ones.
+        opaque in proptest::option::of("[ -~]{1,20}"),
         stale in any::<bool>(),
         qop in any::<bool>(),
         username in printable(),

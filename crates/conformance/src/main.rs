@@ -1,5 +1,7 @@
 //! The `amt-conformance` command line. Only `--help` and `--version` exist yet: no subcommand is built.
 
+use std::process::ExitCode;
+
 use clap::{CommandFactory, Parser};
 
 /// Conformance harness: runs YAML scenarios of AMT provisioning against the virtual device or a real one.
@@ -10,9 +12,9 @@ use clap::{CommandFactory, Parser};
 #[command(name = "amt-conformance", version)]
 struct Cli {}
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     let _cli = Cli::parse();
-    let mut cmd = Cli::command();
-    let help = cmd.render_long_help();
-    anyhow::bail!("no subcommand is implemented yet\n\n{help}")
+    let help = Cli::command().render_long_help();
+    eprintln!("{help}\nerror: no subcommand is implemented yet");
+    ExitCode::from(2)
 }

@@ -182,6 +182,14 @@ pub enum WsmanError {
         /// The value (clipped).
         value: String,
     },
+    /// A WS-Enumeration (or other typed) body lacks a required part or has an unreadable value.
+    #[error("invalid `{part}` in the body: {reason}")]
+    InvalidBody {
+        /// The element concerned.
+        part: &'static str,
+        /// What is wrong.
+        reason: &'static str,
+    },
     /// A `soap:Fault` body that lacks a required part or has an unknown code.
     #[error("malformed soap fault: {reason}")]
     MalformedFault {
@@ -220,6 +228,7 @@ impl WsmanError {
             Self::InvalidHeaderValue { .. } => "wsman/invalid-header-value",
             Self::SelectorWithoutName => "wsman/selector-without-name",
             Self::InvalidDuration { .. } => "wsman/invalid-duration",
+            Self::InvalidBody { .. } => "wsman/invalid-body",
             Self::MalformedFault { .. } => "wsman/malformed-fault",
         }
     }
@@ -238,6 +247,7 @@ impl WsmanError {
     /// - duplicate or unreadable addressing/WS-Man headers and bad durations →
     ///   `wsa:InvalidMessageInformationHeader`;
     /// - a selector without a name → `wsman:InvalidSelectors`;
+    /// - an unreadable Enumerate/Pull/Release body → `wsman:SchemaValidationError`;
     /// - [`WsmanError::MalformedFault`] only arises when reading responses; it maps to
     ///   `wsman:SchemaValidationError` for completeness.
     pub fn to_fault(&self) -> Fault {
@@ -265,6 +275,7 @@ impl WsmanError {
             | Self::UnexpectedEnvelopeChild { .. }
             | Self::MissingBody
             | Self::MultipleBodyElements
+            | Self::InvalidBody { .. }
             | Self::MalformedFault { .. } => Fault::schema_validation_error(),
             Self::VersionMismatch { .. } => Fault::version_mismatch(),
             Self::MissingAction => Fault::message_information_header_required(),

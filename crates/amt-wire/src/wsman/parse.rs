@@ -4,15 +4,17 @@
 //! expansion of any kind), rejects processing instructions (SOAP 1.2 forbids them), and checks
 //! every limit before it allocates for the thing being limited.
 
+use std::collections::HashMap;
+
 use quick_xml::XmlVersion;
 use quick_xml::errors::{Error as XmlError, IllFormedError, SyntaxError};
 use quick_xml::escape::EscapeError;
 use quick_xml::events::{BytesStart, Event};
-use quick_xml::name::ResolveResult;
-use quick_xml::reader::NsReader;
+use quick_xml::reader::Reader;
 
 use super::element::{Attribute, Element, NamespaceDecl, Node};
 use super::error::{WsmanError, clip};
+use super::names::XML;
 
 /// Resource limits applied while parsing. Exceeding any of them is a typed error, never a panic
 /// or an unbounded allocation.
@@ -86,9 +88,11 @@ pub(crate) fn parse_document(input: &[u8], limits: &Limits) -> Result<Element, W
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut builder = TreeBuilder {
-        reader: NsReader::from_str(text),
+        reader: Reader::from_str(text),
         limits,
         stack: Vec::new(),
+        scope: HashMap::new(),
+        declared: Vec::new(),
         root: None,
         elements: 0,
         seen_markup: false,
@@ -100,20 +104,24 @@ pub(crate) fn parse_document(input: &[u8], limits: &Limits) -> Result<Element, W
     config.check_comments = true;
     config.allow_dangling_amp = false;
     config.allow_unmatched_ends = false;
-    builder.reader.resolver_mut().set_max_namespace_bindings(
-        limits
-            .max_attributes_per_element
-            .saturating_mul(limits.max_depth),
-    );
     builder.run()
 }
 
 /// State of one parse.
+///
+/// Namespaces are resolved here rather than by quick-xml's `NsReader`, whose resolver binds the
+/// raw (still escaped) attribute text: `xmlns:p="urn:a&amp;b"` must bind `urn:a&b`.
 struct TreeBuilder<'i, 'l> {
-    reader: NsReader<&'i [u8]>,
+    reader: Reader<&'i [u8]>,
     limits: &'l Limits,
     /// Open elements, outermost first.
     stack: Vec<Element>,
+    /// In-scope namespace bindings per prefix, innermost last (`None` prefix = default
+    /// namespace, empty URI = undeclared default). A map keeps lookups O(1) however many
+    /// declarations are in scope.
+    scope: HashMap<Option<String>, Vec<String>>,
+    /// The prefixes each open element declared, to unbind them when it closes.
+    declared: Vec<Vec<Option<String>>>,
     /// The finished document element.
     root: Option<Element>,
     /// Elements seen so far.
@@ -126,24 +134,12 @@ impl TreeBuilder<'_, '_> {
     fn run(mut self) -> Result<Element, WsmanError> {
         loop {
             let offset = self.position();
-            let event = match self.reader.read_resolved_event() {
-                Ok((resolved, event)) => {
-                    let namespace = match resolved {
-                        ResolveResult::Bound(ns) => Some(ns.as_ref().to_owned()),
-                        ResolveResult::Unbound => None,
-                        ResolveResult::Unknown(prefix) => {
-                            return Err(WsmanError::UnknownPrefix {
-                                prefix: clip(&prefix),
-                                offset,
-                            });
-                        }
-                    };
-                    (namespace, event)
-                }
+            let event = match self.reader.read_event() {
+                Ok(event) => event,
                 Err(e) => return Err(self.xml_error(&e)),
             };
             match event {
-                (_, Event::Decl(decl)) => {
+                Event::Decl(decl) => {
                     if self.seen_markup {
                         return Err(WsmanError::Malformed {
                             offset,
@@ -160,18 +156,18 @@ impl TreeBuilder<'_, '_> {
                     }
                     self.seen_markup = true;
                 }
-                (_, Event::DocType(_)) => return Err(WsmanError::Doctype { offset }),
-                (_, Event::PI(_)) => return Err(WsmanError::ProcessingInstruction { offset }),
-                (_, Event::Comment(_)) => self.seen_markup = true,
-                (namespace, Event::Start(start)) => {
-                    let element = self.open(namespace, &start, offset)?;
+                Event::DocType(_) => return Err(WsmanError::Doctype { offset }),
+                Event::PI(_) => return Err(WsmanError::ProcessingInstruction { offset }),
+                Event::Comment(_) => self.seen_markup = true,
+                Event::Start(start) => {
+                    let element = self.open(&start, offset)?;
                     self.stack.push(element);
                 }
-                (namespace, Event::Empty(start)) => {
-                    let element = self.open(namespace, &start, offset)?;
+                Event::Empty(start) => {
+                    let element = self.open(&start, offset)?;
                     self.close(element);
                 }
-                (_, Event::End(_)) => {
+                Event::End(_) => {
                     // check_end_names guarantees the end tag matches the innermost open element.
                     match self.stack.pop() {
                         Some(element) => self.close(element),
@@ -183,18 +179,18 @@ impl TreeBuilder<'_, '_> {
                         }
                     }
                 }
-                (_, Event::Text(text)) => {
+                Event::Text(text) => {
                     let content = text.xml_content(XmlVersion::Implicit1_0);
                     self.text(&content, offset)?;
                 }
-                (_, Event::CData(cdata)) => {
+                Event::CData(cdata) => {
                     let content = cdata.xml_content(XmlVersion::Implicit1_0);
                     if self.stack.is_empty() {
                         return Err(self.outside_root(offset));
                     }
                     self.text(&content, offset)?;
                 }
-                (_, Event::GeneralRef(reference)) => {
+                Event::GeneralRef(reference) => {
                     let resolved = match reference.resolve_char_ref() {
                         Ok(Some(c)) => c,
                         Ok(None) => match predefined_entity(&reference) {
@@ -219,7 +215,7 @@ impl TreeBuilder<'_, '_> {
                     let mut buf = [0u8; 4];
                     self.text(resolved.encode_utf8(&mut buf), offset)?;
                 }
-                (_, Event::Eof) => return self.finish(offset),
+                Event::Eof => return self.finish(offset),
             }
         }
     }
@@ -229,14 +225,9 @@ impl TreeBuilder<'_, '_> {
         usize::try_from(self.reader.buffer_position()).unwrap_or(usize::MAX)
     }
 
-    /// Turn a start tag into an element (attributes resolved), checking depth, count and
-    /// attribute limits.
-    fn open(
-        &mut self,
-        namespace: Option<String>,
-        start: &BytesStart<'_>,
-        offset: usize,
-    ) -> Result<Element, WsmanError> {
+    /// Turn a start tag into an element (namespaces resolved), checking depth, count and
+    /// attribute limits; pushes the element's namespace bindings.
+    fn open(&mut self, start: &BytesStart<'_>, offset: usize) -> Result<Element, WsmanError> {
         self.seen_markup = true;
         if self.root.is_some() {
             return Err(WsmanError::TrailingContent { offset });
@@ -257,11 +248,12 @@ impl TreeBuilder<'_, '_> {
         let qname = start.name();
         let (local, prefix) = qname.decompose();
         let mut element = Element {
-            namespace,
             name: local.as_ref().to_owned(),
             prefix: prefix.map(|p| p.as_ref().to_owned()),
             ..Element::default()
         };
+        // First pass: collect declarations and (still unresolved) attributes.
+        let mut raw_attributes: Vec<(Option<String>, String, String)> = Vec::new();
         let mut count = 0usize;
         for attribute in start.attributes() {
             count += 1;
@@ -287,38 +279,108 @@ impl TreeBuilder<'_, '_> {
                 .map_err(|e| self.xml_error_at(&e, offset))?
                 .into_owned();
             let key = attribute.key;
-            if let Some(binding) = key.as_namespace_binding() {
-                let prefix = match binding {
-                    quick_xml::name::PrefixDeclaration::Default => None,
-                    quick_xml::name::PrefixDeclaration::Named(p) => Some(p.to_owned()),
-                };
-                element.declarations.push(NamespaceDecl { prefix, uri: value });
-                continue;
-            }
-            let (resolved, local) = self.reader.resolver().resolve_attribute(key);
-            let namespace = match resolved {
-                ResolveResult::Bound(ns) => Some(ns.as_ref().to_owned()),
-                ResolveResult::Unbound => None,
-                ResolveResult::Unknown(prefix) => {
-                    return Err(WsmanError::UnknownPrefix {
-                        prefix: clip(&prefix),
-                        offset,
+            let (attr_local, attr_prefix) = key.decompose();
+            match (attr_prefix.as_ref().map(AsRef::as_ref), attr_local.as_ref()) {
+                (None, "xmlns") => element.declarations.push(NamespaceDecl {
+                    prefix: None,
+                    uri: value,
+                }),
+                (Some("xmlns"), declared) => {
+                    let bad = match declared {
+                        "xmlns" => true,
+                        "xml" => value != XML,
+                        _ => value.is_empty() || value == XML,
+                    };
+                    if bad {
+                        return Err(WsmanError::Malformed {
+                            offset,
+                            detail: clip(&format!("invalid declaration of prefix `{declared}`")),
+                        });
+                    }
+                    element.declarations.push(NamespaceDecl {
+                        prefix: Some(declared.to_owned()),
+                        uri: value,
                     });
                 }
+                (prefix, name) => {
+                    raw_attributes.push((prefix.map(str::to_owned), name.to_owned(), value));
+                }
+            }
+        }
+        let mut declared = Vec::new();
+        for d in &element.declarations {
+            if d.prefix.as_deref() != Some("xml") {
+                self.scope
+                    .entry(d.prefix.clone())
+                    .or_default()
+                    .push(d.uri.clone());
+                declared.push(d.prefix.clone());
+            }
+        }
+        self.declared.push(declared);
+        element.namespace = match element.prefix.as_deref() {
+            None => self.lookup(None).map(str::to_owned),
+            Some(p) => Some(self.lookup(Some(p)).map(str::to_owned).ok_or_else(|| {
+                WsmanError::UnknownPrefix {
+                    prefix: clip(p),
+                    offset,
+                }
+            })?),
+        };
+        for (prefix, name, value) in raw_attributes {
+            let namespace = match prefix.as_deref() {
+                None => None,
+                Some(p) => Some(self.lookup(Some(p)).map(str::to_owned).ok_or_else(|| {
+                    WsmanError::UnknownPrefix {
+                        prefix: clip(p),
+                        offset,
+                    }
+                })?),
             };
+            if element
+                .attributes
+                .iter()
+                .any(|a| a.name == name && a.namespace == namespace)
+            {
+                return Err(WsmanError::Malformed {
+                    offset,
+                    detail: clip(&format!("duplicate attribute `{name}`")),
+                });
+            }
             element.attributes.push(Attribute {
                 namespace,
-                name: local.as_ref().to_owned(),
-                prefix: key.prefix().map(|p| p.as_ref().to_owned()),
+                name,
+                prefix,
                 value,
             });
         }
         Ok(element)
     }
 
+    /// The namespace bound to `prefix` (`None` = default); `None` if unbound or undeclared.
+    fn lookup(&self, prefix: Option<&str>) -> Option<&str> {
+        if prefix == Some("xml") {
+            return Some(XML);
+        }
+        self.scope
+            .get(&prefix.map(str::to_owned))
+            .and_then(|uris| uris.last())
+            .map(String::as_str)
+            .filter(|uri| !uri.is_empty())
+    }
+
     /// Finish an element: drop whitespace between child elements and attach it.
     fn close(&mut self, mut element: Element) {
-        if element.children.iter().any(|n| matches!(n, Node::Element(_))) {
+        for prefix in self.declared.pop().unwrap_or_default() {
+            if let Some(uris) = self.scope.get_mut(&prefix) {
+                uris.pop();
+            }
+        }
+        if element
+            .children
+            .iter()
+            .any(|n| matches!(n, Node::Element(_)))
+        {
             element.children.retain(|n| match n {
                 Node::Text(t) => !t.chars().all(is_xml_whitespace),
                 Node::Element(_) => true,
@@ -377,9 +439,7 @@ impl TreeBuilder<'_, '_> {
                 offset,
             });
         }
-        self.root
-            .take()
-            .ok_or(WsmanError::NoRootElement { offset })
+        self.root.take().ok_or(WsmanError::NoRootElement { offset })
     }
 
     /// Map a quick-xml error at the reader's error position.
@@ -423,12 +483,6 @@ impl TreeBuilder<'_, '_> {
                 reference: clip(&e.to_string()),
                 offset,
             },
-            XmlError::Namespace(quick_xml::name::NamespaceError::UnknownPrefix(prefix)) => {
-                WsmanError::UnknownPrefix {
-                    prefix: clip(prefix),
-                    offset,
-                }
-            }
             other => WsmanError::Malformed {
                 offset,
                 detail: clip(&other.to_string()),
@@ -468,11 +522,39 @@ mod tests {
             .unwrap();
         assert!(e.is("urn:d", "a"));
         let b = e.child("urn:p", "b").unwrap();
+        assert_eq!(b.prefix.as_deref(), Some("p"));
         assert_eq!(b.attribute(Some("urn:p"), "x"), Some("1"));
         assert_eq!(b.attribute(None, "y"), Some("2"));
         assert_eq!(b.text(), "t");
         assert!(e.child("urn:d", "c").is_some());
         assert_eq!(e.declarations.len(), 2);
+    }
+
+    #[test]
+    fn namespace_uris_are_unescaped_and_scoped() {
+        let e = parse(r#"<p:a xmlns:p="urn:a&amp;b"><b xmlns="urn:&lt;d&gt;"><c xmlns=""></c></b><p:e xmlns:p="urn:x"/></p:a>"#).unwrap();
+        assert_eq!(e.namespace.as_deref(), Some("urn:a&b"));
+        let b = e.first_element().unwrap();
+        assert_eq!(b.namespace.as_deref(), Some("urn:<d>"));
+        assert_eq!(b.first_element().unwrap().namespace, None);
+        assert!(e.child("urn:x", "e").is_some());
+        for bad in [
+            r#"<a xmlns:p=""/>"#,
+            r#"<a xmlns:xmlns="urn:x"/>"#,
+            r#"<a xmlns:xml="urn:x"/>"#,
+            r#"<a xmlns:p="urn:x" xmlns:q="urn:x" p:v="1" q:v="2"/>"#,
+        ] {
+            assert_eq!(parse(bad).unwrap_err().id(), "wsman/malformed", "{bad}");
+        }
+        assert!(
+            parse(r#"<a xmlns:xml="http://www.w3.org/XML/1998/namespace" xml:lang="en"/>"#).is_ok()
+        );
+        assert_eq!(
+            parse("<a><p:b xmlns:p='urn:p'/><p:c/></a>")
+                .unwrap_err()
+                .id(),
+            "wsman/unknown-prefix"
+        );
     }
 
     #[test]
@@ -511,7 +593,10 @@ mod tests {
             ("<a q:x='1'/>", "wsman/unknown-prefix"),
             ("<?pi x?><a/>", "wsman/processing-instruction"),
             ("<a/><!-- ok -->", ""),
-            ("<?xml version='1.0' encoding='ISO-8859-1'?><a/>", "wsman/unsupported-encoding"),
+            (
+                "<?xml version='1.0' encoding='ISO-8859-1'?><a/>",
+                "wsman/unsupported-encoding",
+            ),
             ("<a></a>\n", ""),
             ("\u{feff}<?xml version='1.0'?><a/>", ""),
         ];
