@@ -505,7 +505,7 @@ mod tests {
         Envelope::parse(s.as_bytes(), &Limits::default())
     }
 
-    /// The GWM Get request from amt-protocol.md §4.2, verbatim.
+    /// The Get `AMT_GeneralSettings` request as go-wsman-messages builds it, verbatim.
     const GWM_GET: &str = r#"<?xml version="1.0" encoding="utf-8"?><Envelope xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" xmlns:w="http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd" xmlns="http://www.w3.org/2003/05/soap-envelope"><Header><a:Action>http://schemas.xmlsoap.org/ws/2004/09/transfer/Get</a:Action><a:To>/wsman</a:To><w:ResourceURI>http://intel.com/wbem/wscim/1/amt-schema/1/AMT_GeneralSettings</w:ResourceURI><a:MessageID>0</a:MessageID><a:ReplyTo><a:Address>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:Address></a:ReplyTo><w:OperationTimeout>PT60S</w:OperationTimeout></Header><Body></Body></Envelope>"#;
 
     #[test]
@@ -750,5 +750,7 @@ mod tests {
         let t = OperationTimeout::from_duration(Duration::from_millis(1500));
         assert_eq!(t.text, "PT1.5S");
         assert_eq!(OperationTimeout::parse(&t.text).unwrap(), t);
+        let max = OperationTimeout::from_duration(Duration::MAX);
+        assert_eq!(OperationTimeout::parse(&max.text).unwrap(), max);
     }
 }

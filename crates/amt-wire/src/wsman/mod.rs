@@ -13,6 +13,9 @@
 //! - [`emit_response`], [`Fault::emit`], [`Request::emit`]: emission without self-closing tags
 //!   or CDATA.
 //! - [`enumeration`]: Enumerate/Pull/Release bodies and responses.
+//!
+//! "GWM" in this module's docs and tests is Intel's `go-wsman-messages` library (the Device
+//! Management Toolkit's WS-MAN message builder); its request shape is the one we emit.
 
 mod element;
 mod emit;
