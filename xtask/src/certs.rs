@@ -18,6 +18,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::path::Path;
 
+use amt_wire::thumbprint::{HashAlgorithm, Thumbprint};
 use anyhow::{Context, Result, bail, ensure};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
@@ -830,11 +831,11 @@ fn pem_encode(label: &str, der: &[u8]) -> String {
 // ---------------------------------------------------------------------------------------------
 
 fn sha1_hex(der: &[u8]) -> String {
-    hex::encode(sha1::Sha1::digest(der))
+    Thumbprint::of_der(HashAlgorithm::Sha1, der).to_lower_hex()
 }
 
 fn sha256_hex(der: &[u8]) -> String {
-    hex::encode(sha2::Sha256::digest(der))
+    Thumbprint::of_der(HashAlgorithm::Sha256, der).to_lower_hex()
 }
 
 fn der_of<'a>(ders: &HashMap<&str, &'a [u8]>, stem: &str) -> Result<&'a [u8]> {

@@ -21,6 +21,8 @@ commands:
   certs [--out DIR]  regenerate the test PKI in certs/ (or DIR), reusing the keys already there
   certs --fresh-keys regenerate with new keys (every thumbprint changes)
   certs --check      verify the committed certs/ against the table that generates them
+  fuzz [--seconds N] run every fuzz target in fuzz/ for N seconds each (default 60); installs
+                     cargo-fuzz if missing and uses RUSTC_BOOTSTRAP=1 on the stable toolchain
 ";
 
 fn main() -> anyhow::Result<()> {
@@ -28,27 +30,53 @@ fn main() -> anyhow::Result<()> {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let root = workspace_root();
     match args.as_slice() {
-        ["ci"] => {
-            let status = Command::new("bash")
-                .arg(root.join(".ci/run"))
-                .current_dir(&root)
-                .status()
-                .context("running .ci/run")?;
-            if !status.success() {
-                bail!(".ci/run failed ({status})");
-            }
-            Ok(())
-        }
+        ["ci"] => run(Command::new("bash")
+            .arg(root.join(".ci/run"))
+            .current_dir(&root)),
         ["certs"] => certs::generate(&root.join("certs"), false),
         ["certs", "--fresh-keys"] => certs::generate(&root.join("certs"), true),
         ["certs", "--out", dir] => certs::generate(Path::new(dir), false),
         ["certs", "--check"] => certs::check(&root.join("certs")),
+        ["fuzz"] => fuzz(&root, 60),
+        ["fuzz", "--seconds", n] => fuzz(&root, n.parse().context("--seconds takes a number")?),
         ["help" | "--help" | "-h"] | [] => {
             print!("{USAGE}");
             Ok(())
         }
         _ => bail!("unknown arguments {args:?}\n\n{USAGE}"),
     }
+}
+
+/// The fuzz targets in `fuzz/Cargo.toml`.
+const FUZZ_TARGETS: &[&str] = &["hello", "digest_header", "wsman_envelope"];
+
+/// Runs every fuzz target for `seconds` each. cargo-fuzz needs nightly-only sanitizer flags; the
+/// pinned stable toolchain accepts them with `RUSTC_BOOTSTRAP=1`.
+fn fuzz(root: &Path, seconds: u32) -> anyhow::Result<()> {
+    let have_fuzz = Command::new("cargo")
+        .args(["fuzz", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have_fuzz {
+        run(Command::new("cargo").args(["install", "--locked", "cargo-fuzz"]))?;
+    }
+    for target in FUZZ_TARGETS {
+        println!("== fuzz {target} for {seconds} s");
+        run(Command::new("cargo")
+            .args(["fuzz", "run", target, "--"])
+            .arg(format!("-max_total_time={seconds}"))
+            .env("RUSTC_BOOTSTRAP", "1")
+            .current_dir(root.join("fuzz")))?;
+    }
+    Ok(())
+}
+
+fn run(cmd: &mut Command) -> anyhow::Result<()> {
+    let status = cmd.status().with_context(|| format!("running {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed ({status})");
+    }
+    Ok(())
 }
 
 /// The workspace root: the parent of this crate's manifest directory.
