@@ -1,10 +1,12 @@
 //! Project automation, run as `cargo xtask <command>` (the alias lives in `.cargo/config.toml`).
 //!
 //! Commands: `ci` runs the CI gates exactly as `.ci/run` does; `certs` regenerates the test PKI in
-//! `certs/` and `certs --check` verifies the committed files against the table that generates them.
+//! `certs/` and `certs --check` verifies the committed files against the table that generates them;
+//! `interop` runs real AMT clients' code against amt-wire; `fuzz` runs the parser fuzz targets.
 //! The repository's consistency checks ("tidy") are `#[test]`s in `tidy.rs`, run by `cargo test`.
 
 mod certs;
+mod interop;
 #[cfg(test)]
 mod tidy;
 
@@ -21,6 +23,8 @@ commands:
   certs [--out DIR]  regenerate the test PKI in certs/ (or DIR), reusing the keys already there
   certs --fresh-keys regenerate with new keys (every thumbprint changes)
   certs --check      verify the committed certs/ against the table that generates them
+  interop            real clients (npm meshcentral, wsman-messages; PyPI amt) read our responses
+                     and build requests our parser must read; installs them into a cache
   fuzz [--seconds N] run every fuzz target in fuzz/ for N seconds each (default 60); installs
                      cargo-fuzz if missing and uses RUSTC_BOOTSTRAP=1 on the stable toolchain
 ";
@@ -37,6 +41,7 @@ fn main() -> anyhow::Result<()> {
         ["certs", "--fresh-keys"] => certs::generate(&root.join("certs"), true),
         ["certs", "--out", dir] => certs::generate(Path::new(dir), false),
         ["certs", "--check"] => certs::check(&root.join("certs")),
+        ["interop"] => interop::run(&root),
         ["fuzz"] => fuzz(&root, 60),
         ["fuzz", "--seconds", n] => fuzz(&root, n.parse().context("--seconds takes a number")?),
         ["help" | "--help" | "-h"] | [] => {
@@ -71,7 +76,7 @@ fn fuzz(root: &Path, seconds: u32) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn run(cmd: &mut Command) -> anyhow::Result<()> {
+pub(crate) fn run(cmd: &mut Command) -> anyhow::Result<()> {
     let status = cmd.status().with_context(|| format!("running {cmd:?}"))?;
     if !status.success() {
         bail!("{cmd:?} failed ({status})");
