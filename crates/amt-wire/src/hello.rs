@@ -399,6 +399,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::thumbprint::strategies::any_thumbprint;
 
     /// A 59-byte PKI Hello: the header of the first example packet in MeshCentral's
     /// `amtprovisioningserver.js` with its first hash entry only (SHA-256 of Go Daddy Class 2 CA).
@@ -576,16 +577,6 @@ mod tests {
                 "hello/bad-uuid-text"
             );
         }
-    }
-
-    fn any_thumbprint() -> impl Strategy<Value = Thumbprint> {
-        prop_oneof![
-            any::<[u8; 20]>().prop_map(Thumbprint::Sha1),
-            any::<[u8; 32]>().prop_map(Thumbprint::Sha256),
-            proptest::collection::vec(any::<u8>(), 48).prop_map(|v| {
-                Thumbprint::from_bytes(HashAlgorithm::Sha384, &v).expect("48 bytes")
-            }),
-        ]
     }
 
     fn any_hello() -> impl Strategy<Value = HelloPacket> {

@@ -261,10 +261,30 @@ impl ThumbprintError {
 /// Longest hex input accepted: SHA-384 as space-separated pairs, with room for stray separators.
 const MAX_HEX_INPUT: usize = 256;
 
+/// Proptest strategies for thumbprints, shared by this crate's tests.
+#[cfg(test)]
+pub(crate) mod strategies {
+    use proptest::prelude::*;
+
+    use super::{HashAlgorithm, Thumbprint};
+
+    /// Any thumbprint of any algorithm.
+    pub(crate) fn any_thumbprint() -> impl Strategy<Value = Thumbprint> {
+        prop_oneof![
+            any::<[u8; 20]>().prop_map(Thumbprint::Sha1),
+            any::<[u8; 32]>().prop_map(Thumbprint::Sha256),
+            proptest::collection::vec(any::<u8>(), 48).prop_map(|v| {
+                Thumbprint::from_bytes(HashAlgorithm::Sha384, &v).expect("48 bytes")
+            }),
+        ]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
 
+    use super::strategies::any_thumbprint;
     use super::*;
 
     #[test]
@@ -344,16 +364,6 @@ mod tests {
         }
         assert_eq!(HashAlgorithm::from_wire(0), None);
         assert_eq!(HashAlgorithm::from_wire(4), None);
-    }
-
-    fn any_thumbprint() -> impl Strategy<Value = Thumbprint> {
-        prop_oneof![
-            any::<[u8; 20]>().prop_map(Thumbprint::Sha1),
-            any::<[u8; 32]>().prop_map(Thumbprint::Sha256),
-            proptest::collection::vec(any::<u8>(), 48).prop_map(|v| {
-                Thumbprint::from_bytes(HashAlgorithm::Sha384, &v).expect("48 bytes")
-            }),
-        ]
     }
 
     proptest! {
