@@ -22,7 +22,7 @@ commands:
   ci                 run the CI gates (fmt, clippy, tests, docs) exactly as .ci/run does
   certs [--out DIR]  regenerate the test PKI in certs/ (or DIR), reusing the keys already there
   certs --fresh-keys regenerate with new keys (every thumbprint changes)
-  certs --check      verify the committed certs/ against the table that generates them
+  certs --check [DIR] verify certs/ (or DIR) against the table that generates it
   interop            real clients (npm meshcentral, wsman-messages; PyPI amt) read our responses
                      and build requests our parser must read; installs them into a cache
   fuzz [--seconds N] run every fuzz target in fuzz/ for N seconds each (default 60); installs
@@ -41,6 +41,7 @@ fn main() -> anyhow::Result<()> {
         ["certs", "--fresh-keys"] => certs::generate(&root.join("certs"), true),
         ["certs", "--out", dir] => certs::generate(Path::new(dir), false),
         ["certs", "--check"] => certs::check(&root.join("certs")),
+        ["certs", "--check", dir] => certs::check(Path::new(dir)),
         ["interop"] => interop::run(&root),
         ["fuzz"] => fuzz(&root, 60),
         ["fuzz", "--seconds", n] => fuzz(&root, n.parse().context("--seconds takes a number")?),
