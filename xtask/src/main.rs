@@ -2,9 +2,11 @@
 //!
 //! Commands: `ci` runs the CI gates exactly as `.ci/run` does; `certs` regenerates the test PKI in
 //! `certs/` and `certs --check` verifies the committed files against the table that generates them;
-//! `interop` runs real AMT clients' code against amt-wire; `fuzz` runs the parser fuzz targets.
+//! `interop` runs real AMT clients' code against amt-wire; `bench` runs the benchmarks and reports
+//! ratios to same-run baselines; `fuzz` runs the parser fuzz targets.
 //! The repository's consistency checks ("tidy") are `#[test]`s in `tidy.rs`, run by `cargo test`.
 
+mod bench;
 mod certs;
 mod interop;
 #[cfg(test)]
@@ -25,6 +27,8 @@ commands:
   certs --check [DIR] verify certs/ (or DIR) against the table that generates it
   interop            real clients (npm meshcentral, wsman-messages; PyPI amt) read our responses
                      and build requests our parser must read; installs them into a cache
+  bench [ARGS]       run the criterion benchmarks (ARGS go to criterion) and print each one as a
+                     ratio to its same-run baseline
   fuzz [--seconds N] run every fuzz target in fuzz/ for N seconds each (default 60); installs
                      cargo-fuzz if missing and uses RUSTC_BOOTSTRAP=1 on the stable toolchain
 ";
@@ -43,6 +47,7 @@ fn main() -> anyhow::Result<()> {
         ["certs", "--check"] => certs::check(&root.join("certs")),
         ["certs", "--check", dir] => certs::check(Path::new(dir)),
         ["interop"] => interop::run(&root),
+        ["bench", extra @ ..] => bench::run(&root, extra),
         ["fuzz"] => fuzz(&root, 60),
         ["fuzz", "--seconds", n] => fuzz(&root, n.parse().context("--seconds takes a number")?),
         ["help" | "--help" | "-h"] | [] => {
