@@ -58,11 +58,22 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-/// The fuzz targets in `fuzz/Cargo.toml`.
-const FUZZ_TARGETS: &[&str] = &["hello", "digest_header", "wsman_envelope"];
+/// The fuzz targets in `fuzz/Cargo.toml`, each with the test-data files that seed its corpus.
+const FUZZ_TARGETS: &[(&str, &[&str])] = &[
+    ("hello", &["crates/amt-wire/testdata"]),
+    ("digest_header", &["crates/amt-wire/testdata/digest"]),
+    (
+        "wsman_envelope",
+        &[
+            "crates/amt-wire/testdata/wsman/requests",
+            "crates/amt-wire/testdata/wsman/golden",
+        ],
+    ),
+];
 
-/// Runs every fuzz target for `seconds` each. cargo-fuzz needs nightly-only sanitizer flags; the
-/// pinned stable toolchain accepts them with `RUSTC_BOOTSTRAP=1`.
+/// Runs every fuzz target for `seconds` each, its corpus seeded from the test data. cargo-fuzz
+/// needs nightly-only sanitizer flags; the pinned stable toolchain accepts them with
+/// `RUSTC_BOOTSTRAP=1`.
 fn fuzz(root: &Path, seconds: u32) -> anyhow::Result<()> {
     let have_fuzz = Command::new("cargo")
         .args(["fuzz", "--version"])
@@ -71,7 +82,20 @@ fn fuzz(root: &Path, seconds: u32) -> anyhow::Result<()> {
     if !have_fuzz {
         run(Command::new("cargo").args(["install", "--locked", "cargo-fuzz"]))?;
     }
-    for target in FUZZ_TARGETS {
+    for (target, seed_dirs) in FUZZ_TARGETS {
+        let corpus = root.join("fuzz/corpus").join(target);
+        std::fs::create_dir_all(&corpus)
+            .with_context(|| format!("creating {}", corpus.display()))?;
+        for dir in *seed_dirs {
+            for entry in std::fs::read_dir(root.join(dir))
+                .with_context(|| format!("reading {dir}"))?
+                .flatten()
+                .filter(|e| e.path().is_file())
+            {
+                std::fs::copy(entry.path(), corpus.join(entry.file_name()))
+                    .with_context(|| format!("seeding {}", corpus.display()))?;
+            }
+        }
         println!("== fuzz {target} for {seconds} s");
         run(Command::new("cargo")
             .args(["fuzz", "run", target, "--"])
