@@ -9,8 +9,10 @@
 //! - [`thumbprint`]: certificate thumbprints (SHA-1/256/384 of DER) and their hex forms.
 //! - [`digest`]: HTTP digest authentication as AMT speaks it (challenge, Authorization, response).
 //! - [`wsman`]: WS-Management SOAP envelopes: namespace-aware request parsing, response and fault emission.
+//! - [`time`]: the simulated wall-clock instant that protocol code takes as a parameter.
 
 pub mod digest;
 pub mod hello;
 pub mod thumbprint;
+pub mod time;
 pub mod wsman;
