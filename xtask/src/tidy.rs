@@ -29,7 +29,15 @@ const PURE_CRATES: &[&str] = &["amt-wire"];
 const CORE_AND_SHELL_CRATES: &[&str] = &["crates/amt-sim", "crates/provisioner-core"];
 
 /// Paths (relative to such a crate) where the shell lives.
-const SHELL_PATHS: &[&str] = &["src/net/", "src/main.rs", "src/bin/", "tests/", "benches/"];
+/// `src/net/` holds sockets and the runtime, `src/io/` file access (state store, log files).
+const SHELL_PATHS: &[&str] = &[
+    "src/net/",
+    "src/io/",
+    "src/main.rs",
+    "src/bin/",
+    "tests/",
+    "benches/",
+];
 
 /// Source text that marks I/O or a wall clock.
 const IO_MARKERS: &[&str] = &[
@@ -37,7 +45,10 @@ const IO_MARKERS: &[&str] = &[
     "hyper::",
     "axum::",
     "tokio_rustls::",
-    "std::net::",
+    "TcpStream",
+    "TcpListener",
+    "UdpSocket",
+    "std::fs",
     "Instant::now",
     "SystemTime::now",
 ];
