@@ -7,5 +7,9 @@
 //!
 //! Modules so far:
 //! - [`keypool`]: the committed RSA-2048 device key pool (devices never generate keys).
+//! - [`state`]: the NVRAM model (provisioning state, passwords, ACLs, certificates, settings).
+//! - [`wsman`]: the WS-Management engine (AMT classes, methods, faults) over the NVRAM state.
 
 pub mod keypool;
+pub mod state;
+pub mod wsman;
