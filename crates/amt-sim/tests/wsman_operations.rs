@@ -481,10 +481,8 @@ fn identify_response_names_the_product() {
 
     // Through the engine, whatever the session (Identify needs an Action to parse here).
     let mut d = Device::new();
-    let xml = format!(
-        "<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\" xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\" xmlns:i=\"http://schemas.dmtf.org/wbem/wsman/identity/1/wsmanidentity.xsd\"><s:Header><a:Action>http://schemas.dmtf.org/wbem/wsman/identity/1/wsmanidentity.xsd/Identify</a:Action></s:Header><s:Body><i:Identify></i:Identify></s:Body></s:Envelope>"
-    );
-    let r = d.send_xml(Session::Anonymous, &xml);
+    let xml = "<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\" xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\" xmlns:i=\"http://schemas.dmtf.org/wbem/wsman/identity/1/wsmanidentity.xsd\"><s:Header><a:Action>http://schemas.dmtf.org/wbem/wsman/identity/1/wsmanidentity.xsd/Identify</a:Action></s:Header><s:Body><i:Identify></i:Identify></s:Body></s:Envelope>";
+    let r = d.send_xml(Session::Anonymous, xml);
     assert_eq!(r.status, 200);
     assert_eq!(r.body, body);
 }
