@@ -645,3 +645,34 @@ fn responses_relate_to_their_requests_with_increasing_message_ids() {
     assert!(ha.message_id < hb.message_id);
     assert_eq!(ha.resource_uri.as_deref(), Some(general().as_str()));
 }
+
+/// A request file from amt-wire's test data (captured shapes of real clients).
+fn wire_request(name: &str) -> String {
+    let path = format!(
+        "{}/../amt-wire/testdata/wsman/requests/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+#[test]
+fn real_client_request_shapes_are_answered() {
+    let mut d = provisioned();
+    let r = d.admin(&wire_request("gwm_get_general_settings.xml"));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.find_text("DigestRealm").is_some());
+
+    let r = d.admin(&wire_request("meshcentral_put_tls_settings.xml"));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(d.state.tls_pending.remote.enabled);
+
+    d.state.power_state = 8;
+    let r = d.admin(&wire_request("amtctrl_power_change.xml"));
+    assert_eq!(r.return_value(), 0, "{}", r.body);
+    assert_eq!(d.state.power_state, 2);
+
+    // TLS pending without a credential context: the commit is refused with a PT_STATUS.
+    let r = d.admin(&wire_request("gwm_commit_changes.xml"));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.return_value(), 2057);
+}

@@ -10,7 +10,8 @@
 //! Class families live in submodules: `setup` (activation), `pki` (certificates, keys, TLS),
 //! `auth` (ACLs), `timesync`, `redirection` (redirection, KVM, opt-in, Kerberos, web UI, power
 //! scheme), `power` (power and boot), `wifi` (Wi-Fi, 802.1X, Ethernet), `logs` (message and
-//! audit log) and `inventory` (hardware inventory).
+//! audit log), `inventory` (hardware inventory) and `other` (alarm clock, CIRA, HTTP proxies and
+//! other less used services).
 //!
 //! Decisions where the references are silent are listed in [`Engine::handle`]'s documentation.
 
@@ -25,6 +26,7 @@ mod engine;
 mod inventory;
 mod logs;
 mod model;
+mod other;
 pub(crate) mod pki;
 mod power;
 mod redirection;
