@@ -676,3 +676,35 @@ fn real_client_request_shapes_are_answered() {
     assert_eq!(r.status, 200);
     assert_eq!(r.return_value(), 2057);
 }
+
+#[test]
+fn sha1_certificates_are_refused_on_me16() {
+    let sha1_root = cert_der("root-sha1.cert.pem");
+    let body = format!("<h:CertificateBlob>{}</h:CertificateBlob>", b64(&sha1_root));
+    let pkm = format!("{AMT}AMT_PublicKeyManagementService");
+    let mut d = provisioned();
+    let r = d.admin(&invoke("1", &pkm, "AddTrustedRootCertificate", &[], &body));
+    assert_eq!(r.return_value(), 2063);
+    let mut facts = DeviceFacts::sample();
+    facts.quirks.refuse_sha1_hashes = false;
+    let mut d = Device::with_facts(facts);
+    d.state = provisioned().state;
+    let r = d.admin(&invoke("2", &pkm, "AddTrustedRootCertificate", &[], &body));
+    assert_eq!(r.return_value(), 0);
+    let r = d.admin(&invoke(
+        "3",
+        &pkm,
+        "AddTrustedRootCertificate",
+        &[],
+        "<h:CertificateBlob>bm90IGEgY2VydA==</h:CertificateBlob>",
+    ));
+    assert_eq!(r.return_value(), 2063, "not a certificate");
+}
+
+#[test]
+fn wrong_to_is_destination_unreachable() {
+    let mut d = Device::new();
+    let xml = get("1", &general(), &[]).replace("<a:To>/wsman</a:To>", "<a:To>/elsewhere</a:To>");
+    let r = d.setup(&xml);
+    assert_eq!(r.fault_subcode().as_deref(), Some("DestinationUnreachable"));
+}
