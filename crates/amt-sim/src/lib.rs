@@ -7,5 +7,7 @@
 //!
 //! Modules so far:
 //! - [`keypool`]: the committed RSA-2048 device key pool (devices never generate keys).
+//! - [`tls`]: the firmware's provisioning-certificate policy and the rustls server configs.
 
 pub mod keypool;
+pub mod tls;
