@@ -430,6 +430,15 @@ const SPECS: &[CertSpec] = &[
         ..PROV
     },
     CertSpec {
+        stem: "prov-sha1-leaf",
+        serial: 0x1009,
+        sig: SigHash::Sha1,
+        purpose: "AMT OID + serverAuth under the main root, the leaf itself signed with SHA-1: \
+                  path validation must verify SHA-1 signatures for older firmware, and ME 16+ \
+                  refuses it.",
+        ..PROV
+    },
+    CertSpec {
         stem: "device-web-01",
         parent: Some("enterprise-ca"),
         serial: 0x4001,
