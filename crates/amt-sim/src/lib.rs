@@ -8,6 +8,10 @@
 //! Modules so far:
 //! - [`keypool`]: the committed RSA-2048 device key pool (devices never generate keys).
 //! - [`tls`]: the firmware's provisioning-certificate policy and the rustls server configs.
+//! - [`state`]: the NVRAM model (provisioning state, passwords, ACLs, certificates, settings).
+//! - [`wsman`]: the WS-Management engine (AMT classes, methods, faults) over the NVRAM state.
 
 pub mod keypool;
+pub mod state;
 pub mod tls;
+pub mod wsman;
