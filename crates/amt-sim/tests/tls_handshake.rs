@@ -498,3 +498,33 @@ fn provisioned_identity_from_a_stored_certificate_is_served() {
         Some(der)
     );
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Garbage from the network, alone or after a real ClientHello, gives an error (and a queued
+    /// alert or nothing), never a panic or a verdict.
+    #[test]
+    fn garbage_never_panics_and_never_yields_a_verdict(
+        garbage in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2048),
+        after_hello in proptest::prelude::any::<bool>(),
+    ) {
+        let (mut server, slot) = setup_server(policy(), TlsProfile::default());
+        if after_hello {
+            let mut client = client(Some("prov-oid"));
+            transfer(&mut client, &mut server).map_err(|e| {
+                proptest::test_runner::TestCaseError::fail(format!("ClientHello refused: {e}"))
+            })?;
+        }
+        let mut rd = &garbage[..];
+        let mut result = Ok(());
+        while !rd.is_empty() && result.is_ok() {
+            match server.read_tls(&mut rd) {
+                Ok(_) => result = server.process_new_packets().map(|_| ()),
+                Err(_) => break, // rustls refuses to buffer more: the peer is misbehaving
+            }
+        }
+        proptest::prop_assert!(verdict(&slot).is_none());
+        proptest::prop_assert!(server.is_handshaking());
+    }
+}

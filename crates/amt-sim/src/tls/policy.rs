@@ -689,6 +689,32 @@ mod tests {
         assert_eq!(normalize_name(" PS.Corp.Example. "), "ps.corp.example");
     }
 
+    proptest::proptest! {
+        /// An exact-suffix match is always a last-two-labels match, never the other way round
+        /// for a sibling domain; the rules never panic on odd names.
+        #[test]
+        fn exact_suffix_implies_last_two_labels(
+            domain in "[a-z]{1,4}(\\.[a-z]{1,4}){0,3}",
+            host in "[a-z.]{0,12}",
+            sibling in "[a-z]{1,4}",
+        ) {
+            let cn = if host.is_empty() { domain.clone() } else { format!("{host}.{domain}") };
+            proptest::prop_assert!(cn_matches(CnRule::ExactSuffix, &cn, &domain));
+            proptest::prop_assert!(cn_matches(CnRule::LastTwoLabels, &cn, &domain));
+            proptest::prop_assert!(cn_matches(CnRule::LastTwoLabelsComNetOnly, &cn, &domain));
+            // Replace the domain's first label (when it has three or more) with another one.
+            let labels: Vec<&str> = domain.split('.').collect();
+            if labels.len() >= 3 && labels[0] != sibling {
+                let other = std::iter::once(sibling.as_str())
+                    .chain(labels[1..].iter().copied())
+                    .collect::<Vec<_>>()
+                    .join(".");
+                proptest::prop_assert!(cn_matches(CnRule::LastTwoLabels, &other, &domain));
+                proptest::prop_assert!(!cn_matches(CnRule::ExactSuffix, &other, &domain));
+            }
+        }
+    }
+
     #[test]
     fn ids_are_listed_and_unique() {
         let mut ids = TlsRefusal::IDS.to_vec();
