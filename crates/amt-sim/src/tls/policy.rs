@@ -29,8 +29,8 @@
 //! 8. the leaf carries the AMT provisioning EKU `2.16.840.1.113741.1.2.3` **or** the subject OU
 //!    exactly `Intel(R) Client Setup Certificate` (case-sensitive)
 //!    ([`TlsRefusal::NoIntelOidOrOu`]); clientAuth is never required;
-//! 9. the leaf is a server certificate: if it has an EKU extension, serverAuth is in it
-//!    ([`TlsRefusal::NotServerCertificate`]; amt-protocol.md §2.1 3c/d "is a server certificate",
+//! 9. the leaf is a server certificate: if it has an EKU extension, serverAuth (or
+//!    anyExtendedKeyUsage) is in it ([`TlsRefusal::NotServerCertificate`]; amt-protocol.md §2.1 3c/d "is a server certificate",
 //!    §2.2 "must contain the SSL Server OID"). A leaf without any EKU extension is unrestricted and
 //!    passes this rule;
 //! 10. the device has a DNS domain ([`TlsRefusal::NoDomainSuffix`]) and the leaf's first subject
@@ -534,7 +534,10 @@ pub fn check_provisioning_chain(
     }
 
     // 9. A server certificate.
-    if eku.as_ref().is_some_and(|e| !e.value.server_auth) {
+    if eku
+        .as_ref()
+        .is_some_and(|e| !e.value.server_auth && !e.value.any)
+    {
         return Err(TlsRefusal::NotServerCertificate {
             subject: subject_of(leaf),
         });
