@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::personality::NameRule;
+use crate::personality::CnRule;
 
 /// One entry of the profile's `faults:` list (see the module documentation).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -32,7 +32,7 @@ pub struct FaultSpec {
     pub refuse_tls: Option<String>,
     /// Replace the personality's CN rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cn_rule: Option<NameRule>,
+    pub cn_rule: Option<CnRule>,
     /// Replace the largest accepted root key size (bits; 0 = no limit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_root_key_bits: Option<u32>,

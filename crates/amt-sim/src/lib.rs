@@ -20,6 +20,8 @@
 //! - [`io`]: file access (the NVRAM state store).
 
 pub mod auth;
+pub mod conn;
+pub mod device;
 pub mod events;
 pub mod faults;
 pub mod hello;

@@ -10,6 +10,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::tls::CnRule;
+
 /// An AMT firmware generation.
 #[derive(Clone, Copy, Debug, Eq, Hash, PartialEq, Serialize, Deserialize)]
 pub enum Personality {
@@ -54,20 +56,6 @@ pub enum Personality {
     Amt16,
 }
 
-/// How the leaf certificate's CN must match the device's DNS domain.
-#[derive(Clone, Copy, Debug, Eq, Hash, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum NameRule {
-    /// AMT 2.6: the last two labels must match, and only for `.com`/`.net` domains.
-    LastTwoComNet,
-    /// AMT 3.0: the CN must end with the full device domain (exact suffix).
-    ExactSuffix,
-    /// AMT ≥ 3.2.1: only the last two labels are compared.
-    LastTwoLabels,
-    /// No name check (a fault can select this).
-    Any,
-}
-
 /// How requests inside the provisioning-certificate (setup) TLS session are authorised.
 #[derive(Clone, Copy, Debug, Eq, Hash, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -98,7 +86,7 @@ pub struct PersonalityTraits {
     /// Major version number.
     pub amt_major: u8,
     /// Domain-suffix rule for the provisioning certificate's CN.
-    pub cn_rule: NameRule,
+    pub cn_rule: CnRule,
     /// Largest accepted root-CA key, in bits (`None` = no limit).
     pub max_root_key_bits: Option<u32>,
     /// Smallest accepted RSA key anywhere in the chain, in bits (`None` = no limit).
@@ -175,9 +163,9 @@ impl Personality {
             Self::Amt16 => ("16.1.25.1885", 16),
         };
         let cn_rule = match self {
-            Self::Amt2_6 => NameRule::LastTwoComNet,
-            Self::Amt3_0 => NameRule::ExactSuffix,
-            _ => NameRule::LastTwoLabels,
+            Self::Amt2_6 => CnRule::LastTwoLabelsComNetOnly,
+            Self::Amt3_0 => CnRule::ExactSuffix,
+            _ => CnRule::LastTwoLabels,
         };
         let modern = amt_major >= 16;
         PersonalityTraits {
@@ -233,12 +221,12 @@ mod tests {
     fn table_encodes_documented_version_rules() {
         assert_eq!(
             Personality::Amt2_6.traits().cn_rule,
-            NameRule::LastTwoComNet
+            CnRule::LastTwoLabelsComNetOnly
         );
-        assert_eq!(Personality::Amt3_0.traits().cn_rule, NameRule::ExactSuffix);
+        assert_eq!(Personality::Amt3_0.traits().cn_rule, CnRule::ExactSuffix);
         assert_eq!(
             Personality::Amt3_2_1.traits().cn_rule,
-            NameRule::LastTwoLabels
+            CnRule::LastTwoLabels
         );
         assert_eq!(Personality::Amt6.traits().max_root_key_bits, Some(2048));
         assert_eq!(Personality::Amt16.traits().max_root_key_bits, None);

@@ -17,7 +17,7 @@ use thiserror::Error;
 
 use crate::faults::{DurationText, FaultSpec};
 use crate::hello::HelloSchedule;
-use crate::personality::{NameRule, Personality, PersonalityTraits, ScheduleKind, SetupAuth};
+use crate::personality::{CnRule, Personality, PersonalityTraits, ScheduleKind, SetupAuth};
 
 /// The embedded default profile, documented field by field.
 pub const DEFAULT_PROFILE_YAML: &str = include_str!("../profiles/default.yaml");
@@ -182,6 +182,12 @@ pub struct DhcpOptions {
 pub struct Provisioning {
     /// `pki`, `psk` or `disabled`.
     pub mode: ProvisioningMode,
+    /// Factory state of a fresh device (no saved NVRAM): `pre`, `in` or `post`.
+    pub state: InitialState,
+    /// For `state: post`: the admin password already set (user `admin`); absent = the MEBx
+    /// password stays the network password.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin_password: Option<String>,
     /// Provisioning server `host:port` (an IP or a name); absent = discover
     /// `provisionserver.<domain>` on `server_port`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -192,6 +198,18 @@ pub struct Provisioning {
     pub mebx_password: String,
     /// Whether the host OS has the HECI/MEI driver (the in-band ConfigMgr client checks it).
     pub heci_driver_present: bool,
+}
+
+/// Provisioning state a fresh device starts in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InitialState {
+    /// Pre-provisioning (factory).
+    Pre,
+    /// In-provisioning (setup opened, e.g. by the host).
+    In,
+    /// Post-provisioning (already provisioned, admin credentials set, no TLS).
+    Post,
 }
 
 /// Provisioning mode set in MEBx.
@@ -414,6 +432,8 @@ impl Default for Provisioning {
     fn default() -> Self {
         Self {
             mode: ProvisioningMode::Pki,
+            state: InitialState::Pre,
+            admin_password: None,
             server: None,
             server_port: 9971,
             mebx_password: "admin".into(),
@@ -561,7 +581,7 @@ impl DeviceProfile {
     }
 
     /// The CN rule in force.
-    pub fn cn_rule(&self) -> NameRule {
+    pub fn cn_rule(&self) -> CnRule {
         self.traits().cn_rule
     }
 
@@ -806,7 +826,7 @@ mod tests {
             Path::new("."),
         )?;
         assert_eq!(p.traits().max_root_key_bits, Some(2048));
-        assert_eq!(p.cn_rule(), NameRule::ExactSuffix);
+        assert_eq!(p.cn_rule(), CnRule::ExactSuffix);
         assert!(p.active_hashes().is_empty());
         assert_eq!(
             p.clock_start(Timestamp::from_unix_secs(5)),
