@@ -591,6 +591,11 @@ impl DeviceProfile {
         t
     }
 
+    /// The facts the WS-MAN engine sees (see [`crate::device::facts_of`]).
+    pub fn facts(&self) -> crate::wsman::DeviceFacts {
+        crate::device::facts_of(self, &self.traits())
+    }
+
     /// The CN rule in force.
     pub fn cn_rule(&self) -> CnRule {
         self.traits().cn_rule
@@ -787,7 +792,36 @@ pub fn pem_to_der(bytes: &[u8]) -> Option<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        #[test]
+        fn arbitrary_yaml_never_panics(text in "\\PC{0,200}") {
+            let _ = DeviceProfile::from_yaml(&text, Path::new("."));
+        }
+
+        #[test]
+        fn mutated_default_never_panics(cut in 0usize..4000, insert in "[ :{}\\[\\]a-z0-9-]{0,8}") {
+            let mut text = DEFAULT_PROFILE_YAML.to_owned();
+            let at = text.char_indices().map(|(i, _)| i).nth(cut).unwrap_or(text.len());
+            text.insert_str(at, &insert);
+            let _ = DeviceProfile::from_yaml(&text, Path::new("."));
+        }
+    }
+
+    #[test]
+    fn facts_follow_the_profile() {
+        let mut p = DeviceProfile::default();
+        p.network.wired.mac = "00-11-22-aa-bb-cc".into();
+        let f = p.facts();
+        assert_eq!(f.wired.mac, [0x00, 0x11, 0x22, 0xaa, 0xbb, 0xcc]);
+        assert_eq!(f.amt_major, 11);
+        assert_eq!(f.hashes.len(), 9);
+        assert_eq!(f.dhcp_domain.as_deref(), Some(DEFAULT_DOMAIN));
+        assert!(f.pki_mode_enabled);
+    }
 
     #[test]
     fn embedded_default_yaml_is_the_default_profile() -> Result<(), ProfileError> {
