@@ -19,6 +19,7 @@ use thiserror::Error;
 use time::OffsetDateTime;
 
 use crate::env::{CaDenial, EnterpriseCa};
+use crate::logs::{LogError, Logs};
 
 /// Validity of issued certificates (the Web Server template default: two years).
 const VALIDITY: Duration = Duration::from_secs(2 * 365 * 24 * 3600);
@@ -89,6 +90,19 @@ impl CaError {
             Self::RevocationDenied { .. } => &["A-17.revoke", "A-17.revoke-existed"],
             Self::BadCsr { .. } | Self::BadIssuer { .. } | Self::UnknownSerial { .. } => &[],
         }
+    }
+
+    /// Writes this failure's documented lines ([`Self::log_ids`]) to `logs`; the A-17 lines name
+    /// the certificate by its serial.
+    pub fn emit_logs(&self, logs: &mut Logs, now: Timestamp) -> Result<(), LogError> {
+        let serial = match self {
+            Self::RevocationDenied { serial } => serial.as_str(),
+            _ => "",
+        };
+        for id in self.log_ids() {
+            logs.emit(id, &[("cert_id", serial)], now)?;
+        }
+        Ok(())
     }
 }
 

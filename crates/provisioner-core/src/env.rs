@@ -23,7 +23,9 @@ pub const TEST_DOMAIN: &str = "corp.amt-sim.test";
 pub const TEST_DEVICE_UUID: &str = "8c4d2f0a-6b1e-4e3a-9d5c-3f2a1b0c9d8e";
 
 /// Everything the service point and site server know and depend on.
-#[derive(Clone, Debug, Eq, PartialEq, Serialize, Deserialize)]
+///
+/// `Debug` redacts every password (accounts, MEBx, ACL users, wireless passphrases).
+#[derive(Clone, Eq, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Environment {
     /// The ConfigMgr site: service pack, site mode, site code, service point name.
@@ -73,6 +75,26 @@ impl Default for Environment {
             stage2: Stage2Settings::default(),
             timeouts: Timeouts::default(),
         }
+    }
+}
+
+impl std::fmt::Debug for Environment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Environment")
+            .field("configmgr", &self.configmgr)
+            .field("computers", &self.computers)
+            .field("provisioning_certificates", &self.provisioning_certificates)
+            .field("accounts", &self.accounts)
+            .field("mebx_password", &"<redacted>")
+            .field("active_directory", &self.active_directory)
+            .field("enterprise_ca", &self.enterprise_ca)
+            .field("dns", &self.dns)
+            .field("dhcp", &self.dhcp)
+            .field("schannel_hotfix", &self.schannel_hotfix)
+            .field("wsman_translator", &self.wsman_translator)
+            .field("stage2", &self.stage2)
+            .field("timeouts", &self.timeouts)
+            .finish()
     }
 }
 
