@@ -14,7 +14,8 @@ use rcgen::{
     CertificateSigningRequestParams, DnType, ExtendedKeyUsagePurpose, Issuer, KeyPair,
     KeyUsagePurpose, PKCS_RSA_SHA256, SanType, SerialNumber,
 };
-use rustls_pki_types::CertificateSigningRequestDer;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, CertificateSigningRequestDer};
 use thiserror::Error;
 use time::OffsetDateTime;
 
@@ -146,9 +147,11 @@ impl EnterpriseCaModel {
         let key = KeyPair::from_pem_and_sign_algo(key_pem, &PKCS_RSA_SHA256)
             .or_else(|_| KeyPair::from_pem(key_pem))
             .map_err(|e| bad("key", e))?;
-        let issuer_der = pem_first_der(cert_pem).ok_or_else(|| CaError::BadIssuer {
-            detail: "certificate: no CERTIFICATE block in PEM".to_owned(),
-        })?;
+        let issuer_der = CertificateDer::from_pem_slice(cert_pem.as_bytes())
+            .map_err(|e| CaError::BadIssuer {
+                detail: format!("certificate: {e}"),
+            })?
+            .to_vec();
         let issuer = Issuer::from_ca_cert_pem(cert_pem, key).map_err(|e| bad("certificate", e))?;
         Ok(Self {
             config: config.clone(),
@@ -298,19 +301,6 @@ fn to_datetime(t: Timestamp) -> Result<OffsetDateTime, CaError> {
     OffsetDateTime::from_unix_timestamp(t.unix_secs()).map_err(|e| CaError::BadCsr {
         detail: format!("time {t} out of range: {e}"),
     })
-}
-
-/// The DER of the first `CERTIFICATE` block of a PEM text.
-fn pem_first_der(pem: &str) -> Option<Vec<u8>> {
-    use base64::Engine as _;
-    let begin = "-----BEGIN CERTIFICATE-----";
-    let start = pem.find(begin)? + begin.len();
-    let end = pem[start..].find("-----END CERTIFICATE-----")? + start;
-    let body: String = pem[start..end]
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
-    base64::engine::general_purpose::STANDARD.decode(body).ok()
 }
 
 #[cfg(test)]

@@ -16,11 +16,13 @@ use amt_wire::hello::DeviceUuid;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use thiserror::Error;
 
+use crate::logs::LogConfig;
+
 /// The device DNS domain of the test PKI and the default device profile.
 pub const TEST_DOMAIN: &str = "corp.amt-sim.test";
 
 /// The UUID of the default `amt-sim` device profile (imported by [`Environment::default_for_tests`]).
-pub const TEST_DEVICE_UUID: &str = "8c4d2f0a-6b1e-4e3a-9d5c-3f2a1b0c9d8e";
+pub const TEST_DEVICE_UUID: &str = "8c4d6b2a-1f3e-4a5b-9c7d-0e1f2a3b4c5d";
 
 /// Everything the service point and site server know and depend on.
 ///
@@ -56,6 +58,8 @@ pub struct Environment {
     pub stage2: Stage2Settings,
     /// Connection timeouts and retries of the service point.
     pub timeouts: Timeouts,
+    /// Log framing: time-zone bias, thread ids, oobmgmt.log component, A-18 file, text overrides.
+    pub logs: LogConfig,
 }
 
 impl Default for Environment {
@@ -74,6 +78,7 @@ impl Default for Environment {
             wsman_translator: false,
             stage2: Stage2Settings::default(),
             timeouts: Timeouts::default(),
+            logs: LogConfig::default(),
         }
     }
 }
@@ -94,6 +99,7 @@ impl std::fmt::Debug for Environment {
             .field("wsman_translator", &self.wsman_translator)
             .field("stage2", &self.stage2)
             .field("timeouts", &self.timeouts)
+            .field("logs", &self.logs)
             .finish()
     }
 }

@@ -117,7 +117,7 @@ fn unknown_keys_are_rejected_with_line_and_column() {
         matches!(&err, Some((3, 3, m)) if m.contains("site_kode")),
         "{err:?}"
     );
-    let nested = "computers:\n  - name: A\n    uuid: 8c4d2f0a-6b1e-4e3a-9d5c-3f2a1b0c9d8e\n    fqdn: a.b\n    colour: red\n";
+    let nested = "computers:\n  - name: A\n    uuid: 8c4d6b2a-1f3e-4a5b-9c7d-0e1f2a3b4c5d\n    fqdn: a.b\n    colour: red\n";
     let err = yaml_error(nested);
     assert!(
         matches!(&err, Some((5, 5, m)) if m.contains("colour")),
@@ -145,7 +145,7 @@ fn type_and_value_errors_point_at_the_value() {
         matches!(&err, Some((3, _, m)) if m.contains("not-a-uuid")),
         "{err:?}"
     );
-    let bad_port = "computers:\n  - name: A\n    uuid: 8c4d2f0a-6b1e-4e3a-9d5c-3f2a1b0c9d8e\n    fqdn: a.b\n    tls_port: 99999\n";
+    let bad_port = "computers:\n  - name: A\n    uuid: 8c4d6b2a-1f3e-4a5b-9c7d-0e1f2a3b4c5d\n    fqdn: a.b\n    tls_port: 99999\n";
     let err = yaml_error(bad_port);
     assert!(matches!(&err, Some((5, _, _))), "{err:?}");
     let syntax = "configmgr:\n  version: [sp2\n";
@@ -154,7 +154,7 @@ fn type_and_value_errors_point_at_the_value() {
 
 #[test]
 fn semantic_errors_are_typed() {
-    let dup = "computers:\n  - { name: A, uuid: 8c4d2f0a-6b1e-4e3a-9d5c-3f2a1b0c9d8e, fqdn: a.b }\n  - { name: B, uuid: 8C4D2F0A-6B1E-4E3A-9D5C-3F2A1B0C9D8E, fqdn: b.b }\n";
+    let dup = "computers:\n  - { name: A, uuid: 8c4d6b2a-1f3e-4a5b-9c7d-0e1f2a3b4c5d, fqdn: a.b }\n  - { name: B, uuid: 8C4D6B2A-1F3E-4A5B-9C7D-0E1F2A3B4C5D, fqdn: b.b }\n";
     let err = Environment::from_yaml(dup, Path::new("/")).map_err(|e| e.id());
     assert_eq!(err.err(), Some("env/invalid"));
     let none = "provisioning_certificates: []\n";

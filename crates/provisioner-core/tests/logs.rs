@@ -440,7 +440,7 @@ fn client_component_and_bias_are_configurable() -> TestResult {
 fn rendered_logs_snapshot() -> TestResult {
     let mut logs = Logs::new(LogConfig::default());
     let t = |s: i64| Timestamp::from_unix_millis(1_800_000_000_000 + s * 1000);
-    let uuid = "8c4d2f0a-6b1e-4e3a-9d5c-3f2a1b0c9d8e";
+    let uuid = "8c4d6b2a-1f3e-4a5b-9c7d-0e1f2a3b4c5d";
     logs.emit(
         "hello.received",
         &[("ip", "192.0.2.10"), ("uuid", uuid)],

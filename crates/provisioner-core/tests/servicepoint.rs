@@ -160,8 +160,8 @@ fn a_matching_hello_provisions_and_duplicates_wait_for_the_session() -> TestResu
     assert_eq!(
         sp.logs().messages(LogFile::AmtProxyMgr),
         vec![
-            "Updated AMT status of amt-device-01.corp.amt-sim.test (8c4d2f0a-6b1e-4e3a-9d5c-3f2a1b0c9d8e) to Not Provisioned.",
-            "Updated AMT status of amt-device-01.corp.amt-sim.test (8c4d2f0a-6b1e-4e3a-9d5c-3f2a1b0c9d8e) to Provisioned.",
+            "Updated AMT status of amt-device-01.corp.amt-sim.test (8c4d6b2a-1f3e-4a5b-9c7d-0e1f2a3b4c5d) to Not Provisioned.",
+            "Updated AMT status of amt-device-01.corp.amt-sim.test (8c4d6b2a-1f3e-4a5b-9c7d-0e1f2a3b4c5d) to Provisioned.",
         ]
     );
     Ok(())
@@ -206,7 +206,7 @@ fn a11_hash_list_error_when_no_hash_matches_in_the_same_algorithm() -> TestResul
         lines.last().map(String::as_str),
         Some(
             format!(
-                "Error: The hash list of AMT device 8c4d2f0a-6b1e-4e3a-9d5c-3f2a1b0c9d8e does not contain the provisioning server certificate hash.{}",
+                "Error: The hash list of AMT device 8c4d6b2a-1f3e-4a5b-9c7d-0e1f2a3b4c5d does not contain the provisioning server certificate hash.{}",
                 op_suffix("01-15-2027 00:00:05.000")
             )
             .as_str()
@@ -266,7 +266,7 @@ fn client_installed_psk_and_sp1_previously_discovered_hellos_are_discarded() -> 
     assert_eq!(discards(&psk_sp), vec![DiscardReason::PskHello]);
     assert_eq!(
         sp.logs().messages(LogFile::AmtOpMgr)[1],
-        "Discarded AMT Hello message from 192.0.2.10 for device 8c4d2f0a-6b1e-4e3a-9d5c-3f2a1b0c9d8e because a Configuration Manager client is installed."
+        "Discarded AMT Hello message from 192.0.2.10 for device 8c4d6b2a-1f3e-4a5b-9c7d-0e1f2a3b4c5d because a Configuration Manager client is installed."
     );
     // SP1 only.
     env.computers[0].previously_discovered = true;

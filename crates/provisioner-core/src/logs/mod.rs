@@ -182,7 +182,10 @@ fn is_secret_name(name: &str) -> bool {
 }
 
 /// How the logs are framed: time zone, thread ids, the unknown client component, A-18's file.
-#[derive(Clone, Debug, Eq, PartialEq)]
+///
+/// Also the `logs:` section of the environment YAML (every key optional).
+#[derive(Clone, Debug, Eq, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct LogConfig {
     /// Minutes to add to local time to get UTC (`+480` = US Pacific standard time). Default 480.
     pub bias_minutes: i32,
