@@ -516,3 +516,41 @@ fn file_names_round_trip() {
     );
     assert_eq!(LogFile::from_file_name("adctrl.log"), None);
 }
+
+mod explain {
+    use super::*;
+    use proptest::prelude::*;
+    use provisioner_core::logs::{LineFormat, match_message, parse_line};
+
+    proptest! {
+        /// Every entry, rendered with arbitrary plain values and framed, parses back to its own id
+        /// and values: no two templates can be confused.
+        #[test]
+        fn every_rendered_entry_matches_back_to_itself(
+            index in 0..CATALOG.len(),
+            value in "[A-Za-z0-9_-]{1,20}",
+            millis in 0i64..4_000_000_000_000,
+        ) {
+            let text = &CATALOG[index];
+            let args: Vec<(String, String)> = text
+                .placeholders()
+                .into_iter()
+                .map(|p| (p.to_owned(), format!("{value}-{p}")))
+                .collect();
+            let mut logs = Logs::new(LogConfig::default());
+            let borrowed: Vec<(&str, &str)> = args.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            prop_assert!(logs.emit(text.id, &borrowed, Timestamp::from_unix_millis(millis)).is_ok());
+            let line = logs.lines(text.file).pop().unwrap_or_default();
+            let parsed = parse_line(&line);
+            prop_assert_ne!(parsed.format, LineFormat::Bare);
+            let matched = match_message(&parsed.message);
+            let (found, values) = matched.ok_or_else(|| TestCaseError::fail(format!("{} did not match", text.id)))?;
+            prop_assert_eq!(found.id, text.id);
+            let got: Vec<(String, String)> = values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+            prop_assert_eq!(got.len(), text.placeholders().len());
+            for (k, v) in got {
+                prop_assert_eq!(v, format!("{value}-{k}"));
+            }
+        }
+    }
+}
