@@ -1,7 +1,7 @@
 //! Enterprise CA model: issues the AMT web server certificate from the device's CSR, revokes, CRL.
 //!
 //! Pure: the CA certificate and key come in as PEM text (read by the caller, e.g.
-//! `crate::io::ca_files::load_enterprise_ca`, or [`EnterpriseCaModel::test_default`] which embeds the
+//! [`crate::io::pki::load_enterprise_ca`], or [`EnterpriseCaModel::test_default`] which embeds the
 //! repository's test CA). Certificates are real: signed by the CA key over the CSR's public key,
 //! subject from the CSR, EKU serverAuth, SAN = the device FQDN. Failures mirror error-catalog A-09
 //! (template permissions), A-10 (DCOM access denied), A-17 (revocation denied), A-19 (CRL).

@@ -6,7 +6,7 @@
 //! wire formats in `amt-wire` exist so far; the service point is built under its own issue.
 //!
 //! Environment, logs and the service point (this part):
-//! - [`env`]: the simulated ConfigMgr environment (YAML): site, imported computers, certificates,
+//! - [`env`](mod@env): the simulated ConfigMgr environment (YAML): site, imported computers, certificates,
 //!   accounts, AD, CA, DNS, DHCP, stage-2 settings.
 //! - [`logs`]: the one catalog of log texts and the amtopmgr/amtproxymgr/oobmgmt line formats.
 //! - [`events`]: the step-by-step provisioning event stream.
