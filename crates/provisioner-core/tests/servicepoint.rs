@@ -601,3 +601,123 @@ fn a12_in_band_hash_mismatch_in_oobmgmt() -> TestResult {
     );
     Ok(())
 }
+
+/// The default `amt_sim` device against the default environment: its Hellos over the whole
+/// schedule reach the service point, which provisions it (once, while the session runs).
+mod with_amt_sim {
+    use super::*;
+    use amt_sim::device::Device;
+    use amt_sim::profile::DeviceProfile;
+
+    fn device(profile: DeviceProfile) -> Result<Device, Box<dyn std::error::Error>> {
+        Ok(Device::new(profile, None, 7, T0)?)
+    }
+
+    /// Every Hello of the schedule, parsed, with the time it was sent.
+    fn hellos(
+        device: &mut Device,
+    ) -> Result<Vec<(Timestamp, HelloPacket)>, Box<dyn std::error::Error>> {
+        let mut out = Vec::new();
+        let end = T0 + Duration::from_secs(25 * 3600);
+        let mut now = T0;
+        while let Some(due) = device.next_hello_due() {
+            if due > end {
+                break;
+            }
+            now = now.max(due);
+            while let Some(beacon) = device.poll_hello(now) {
+                out.push((now, HelloPacket::parse(&beacon.bytes)?));
+            }
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn default_device_is_provisioned_from_its_first_hello() -> TestResult {
+        let mut dev = device(DeviceProfile::default())?;
+        let env = Environment::default_for_tests();
+        assert_eq!(
+            env.computers[0].uuid,
+            dev.uuid(),
+            "default env imports the default device"
+        );
+        let mut sp = service_point(env)?;
+        let from = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 40_000);
+        let all = hellos(&mut dev)?;
+        assert_eq!(all.len(), 40, "PRODUCT.md §3 schedule");
+        let mut actions = Vec::new();
+        for (now, packet) in all {
+            actions.extend(sp.handle(Input::Hello { from, packet, now }));
+        }
+        assert_eq!(actions.len(), 1, "one session; later Hellos wait for it");
+        assert!(matches!(
+            &actions[0],
+            Action::Provision { target, mode: Mode::OutOfBand, cert_index: 0, fqdn, .. }
+                if *target == SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 16993)
+                    && fqdn == "amt-device-01.corp.amt-sim.test"
+        ));
+        assert_eq!(discards(&sp).len(), 39);
+        Ok(())
+    }
+
+    #[test]
+    fn device_without_the_test_root_gets_a11_on_every_hello() -> TestResult {
+        let mut profile = DeviceProfile::default();
+        profile.hashes.retain(|h| !h.name.contains("amt-sim"));
+        let mut dev = device(profile)?;
+        let mut sp = service_point(Environment::default_for_tests())?;
+        let from = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 40_000);
+        let mut count = 0;
+        for (now, packet) in hellos(&mut dev)? {
+            assert_eq!(sp.handle(Input::Hello { from, packet, now }), vec![]);
+            count += 1;
+        }
+        let a11 = sp
+            .logs()
+            .ids(LogFile::AmtOpMgr)
+            .into_iter()
+            .filter(|id| *id == "A-11")
+            .count();
+        assert_eq!((count, a11), (40, 40));
+        Ok(())
+    }
+
+    #[test]
+    fn in_band_otp_from_the_client_agent_is_accepted_by_the_device() -> TestResult {
+        let mut profile = DeviceProfile::default();
+        profile.provisioning.heci_driver_present = true;
+        let mut dev = device(profile)?;
+        let env = inband_env();
+        let computer = env.computers[0].clone();
+        let hashes: Vec<Thumbprint> = dev
+            .heci_get_hashes(T0)?
+            .into_iter()
+            .filter(|h| h.active)
+            .map(|h| h.thumbprint)
+            .collect();
+        let mut sp = service_point(env)?;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        let start = start_inband(
+            &computer,
+            &[tp(ROOT_SHA256)?],
+            &hashes,
+            &mut rng,
+            sp.logs_mut(),
+            T0,
+        )?;
+        dev.heci_set_otp(&start.otp, T0)?;
+        let actions = sp.handle(Input::InBandRequest {
+            uuid: start.request.uuid,
+            otp_hash: start.request.otp_hash,
+            now: T0,
+        });
+        assert!(matches!(
+            &actions[..],
+            [Action::Provision {
+                mode: Mode::InBand { .. },
+                ..
+            }]
+        ));
+        Ok(())
+    }
+}
