@@ -14,6 +14,9 @@
 //!   [`Action::Provision`] with [`Mode::InBand`].
 //! - The ProvisionServer alias enabled before the service point existed: the two A-15 lines
 //!   at start-up (the first input), nothing else (devices then never find the server).
+//! - Removing provisioning data ([`ServicePoint::remove_provisioning`]): revoke the web
+//!   certificate (A-17 on denial), delete the AD account, unprovision the device; on SP2 with the
+//!   CRL unreachable the A-19 lines.
 //! - Provisioning certificates that expire within 30 days: the S-GODADDY warning at start-up and
 //!   then once a day ([`ServicePoint::set_certificate_expiry`]).
 //!
@@ -30,6 +33,8 @@ use amt_wire::hello::{DeviceUuid, HelloKind, HelloPacket};
 use amt_wire::thumbprint::{HashAlgorithm, Thumbprint};
 use amt_wire::time::Timestamp;
 
+use crate::ca::EnterpriseCaModel;
+use crate::directory::Directory;
 use crate::env::{
     AliasState, ConfigMgrVersion, Environment, ImportedComputer, ResolveTo, SiteMode,
 };
@@ -72,6 +77,15 @@ pub enum Input {
         /// When it ended.
         now: Timestamp,
     },
+    /// A removal started by [`ServicePoint::remove_provisioning`] ended.
+    RemovalFinished {
+        /// The device UUID.
+        uuid: DeviceUuid,
+        /// The device accepted `Unprovision` (status becomes Not Provisioned).
+        ok: bool,
+        /// When it ended.
+        now: Timestamp,
+    },
     /// Time passed (certificate-expiry checks).
     Tick {
         /// The current time.
@@ -86,6 +100,7 @@ impl Input {
             Self::Hello { now, .. }
             | Self::InBandRequest { now, .. }
             | Self::SessionFinished { now, .. }
+            | Self::RemovalFinished { now, .. }
             | Self::Tick { now } => *now,
         }
     }
@@ -130,6 +145,20 @@ pub enum Action {
         /// Index into `env.provisioning_certificates` of the certificate to present.
         cert_index: usize,
     },
+    /// Remove the provisioning data from the device: connect (TLS with the device's web
+    /// certificate, as the admin account) and call `AMT_SetupAndConfigurationService.Unprovision`;
+    /// report the end with [`Input::RemovalFinished`].
+    Unprovision {
+        /// The device UUID.
+        uuid: DeviceUuid,
+        /// The address to connect to.
+        target: SocketAddr,
+        /// The imported FQDN.
+        fqdn: String,
+        /// WinRM's revocation check fails (SP2, CRL unreachable). Do the TCP connect and TLS
+        /// handshake, then close before any WS-MAN request; the A-19 lines are already logged.
+        abort_after_tls: bool,
+    },
 }
 
 /// A provisioning certificate's facts for the expiry warning.
@@ -147,6 +176,8 @@ struct DeviceRecord {
     status: AmtStatus,
     running: bool,
     sessions: u32,
+    /// Source address of the last Hello (the wired address when DNS has no record).
+    last_source: Option<IpAddr>,
 }
 
 /// The service point with the site-server state it needs.
@@ -262,7 +293,103 @@ impl ServicePoint {
                 self.finished(uuid, result);
                 Vec::new()
             }
+            Input::RemovalFinished { uuid, ok, now } => {
+                self.removal_finished(uuid, ok, now);
+                Vec::new()
+            }
             Input::Tick { .. } => Vec::new(),
+        }
+    }
+
+    /// "Remove provisioning data" for a device (console action): the site server revokes the
+    /// device's web server certificate (`web_cert_serial`, if one was issued; A-17 lines when the
+    /// CA denies it) and deletes its AD account `<name>$iME`; the service point then removes the
+    /// data from the device ([`Action::Unprovision`]). On an SP2 site whose CRL is unreachable,
+    /// WinRM's revocation check fails: the A-19 lines are written now and the action only
+    /// reproduces the connection (`abort_after_tls`). Unknown computers give no action.
+    pub fn remove_provisioning(
+        &mut self,
+        uuid: &DeviceUuid,
+        directory: &mut Directory,
+        ca: &mut EnterpriseCaModel,
+        web_cert_serial: Option<&str>,
+        now: Timestamp,
+    ) -> Vec<Action> {
+        if !self.started {
+            self.started = true;
+            self.startup(now);
+        }
+        let Some(computer) = self.env.computer(uuid).cloned() else {
+            return Vec::new();
+        };
+        let uuid_text = uuid.to_string();
+        self.log(
+            "remove.requested",
+            &[("fqdn", &computer.fqdn), ("uuid", &uuid_text)],
+            now,
+        );
+        if let Some(serial) = web_cert_serial {
+            match ca.revoke(serial) {
+                Ok(()) => self.log("ca.revoked", &[("cert_id", serial)], now),
+                Err(e) => {
+                    let logged = e.emit_logs(&mut self.logs, now);
+                    debug_assert!(logged.is_ok(), "{logged:?}");
+                }
+            }
+            self.events.push(
+                now,
+                ProvisionEvent::Ca {
+                    operation: "revoke".to_owned(),
+                    template: ca.config().template.clone(),
+                    serial: Some(serial.to_owned()),
+                    error: ca
+                        .config()
+                        .revocation_denied
+                        .then(|| "ca/revocation-denied".to_owned()),
+                },
+            );
+        }
+        let sam = format!("{}$iME", computer.name);
+        if directory.delete_account(&sam).is_ok() {
+            self.log("ad.deleted", &[("account", &sam)], now);
+        }
+        let last = self.devices.get(uuid).and_then(|d| d.last_source);
+        let Some(target) = self.resolve(&computer, last) else {
+            self.log("remove.failed", &[("uuid", &uuid_text)], now);
+            return Vec::new();
+        };
+        self.log(
+            "remove.start",
+            &[("uuid", &uuid_text), ("target", &target.to_string())],
+            now,
+        );
+        let abort_after_tls =
+            self.env.configmgr.version == ConfigMgrVersion::Sp2 && !ca.crl_reachable();
+        if abort_after_tls {
+            self.log("A-19.description", &[], now);
+            self.log("A-19.code", &[], now);
+        }
+        vec![Action::Unprovision {
+            uuid: *uuid,
+            target,
+            fqdn: computer.fqdn,
+            abort_after_tls,
+        }]
+    }
+
+    fn removal_finished(&mut self, uuid: DeviceUuid, ok: bool, now: Timestamp) {
+        let uuid_text = uuid.to_string();
+        if ok {
+            let record = self.devices.entry(uuid).or_default();
+            record.status = AmtStatus::NotProvisioned;
+            let status = record.status.to_string();
+            self.log(
+                "remove.completed",
+                &[("uuid", &uuid_text), ("status", &status)],
+                now,
+            );
+        } else {
+            self.log("remove.failed", &[("uuid", &uuid_text)], now);
         }
     }
 
@@ -355,6 +482,7 @@ impl ServicePoint {
             }
         };
         let record = self.devices.entry(uuid).or_default();
+        record.last_source = Some(from.ip());
         if record.status == AmtStatus::Unknown {
             record.status = AmtStatus::NotProvisioned;
         }
@@ -416,7 +544,8 @@ impl ServicePoint {
         if record.running {
             return refuse(self);
         }
-        let Some(target) = self.resolve(&computer, None) else {
+        let last = self.devices.get(&uuid).and_then(|d| d.last_source);
+        let Some(target) = self.resolve(&computer, last) else {
             self.log(
                 "inband.unresolved",
                 &[("fqdn", &computer.fqdn), ("uuid", &uuid_text)],

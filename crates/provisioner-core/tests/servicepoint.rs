@@ -292,7 +292,10 @@ fn target_follows_dns_wired_or_wireless() -> TestResult {
     let target = |actions: Vec<Action>| {
         actions
             .into_iter()
-            .map(|Action::Provision { target, .. }| target)
+            .filter_map(|a| match a {
+                Action::Provision { target, .. } => Some(target),
+                Action::Unprovision { .. } => None,
+            })
             .next()
     };
     assert_eq!(
@@ -718,6 +721,167 @@ mod with_amt_sim {
                 ..
             }]
         ));
+        Ok(())
+    }
+}
+
+/// Removing provisioning data: A-17 (revocation denied) and A-19 (CRL unreachable, SP2).
+mod removal {
+    use super::*;
+
+    /// A provisioned device's site state: service point, directory, CA, web cert serial, UUID.
+    type Site = (
+        ServicePoint,
+        Directory,
+        EnterpriseCaModel,
+        String,
+        DeviceUuid,
+    );
+
+    fn provisioned() -> Result<Site, Box<dyn std::error::Error>> {
+        let env = Environment::default_for_tests();
+        let uuid = device_uuid(&env)?;
+        let mut directory = Directory::from_env(&env.active_directory);
+        directory.create_computer_account(
+            "AMT-DEVICE-01",
+            "amt-device-01.corp.amt-sim.test",
+            at(0),
+        )?;
+        let mut ca = EnterpriseCaModel::test_default()?;
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
+        let csr = rcgen::CertificateParams::new(Vec::<String>::new())?.serialize_request(&key)?;
+        let serial = ca
+            .issue(
+                csr.der(),
+                "AMTWebServer",
+                "amt-device-01.corp.amt-sim.test",
+                at(0),
+            )?
+            .serial;
+        let mut sp = service_point(env)?;
+        sp.handle(hello(uuid, vec![tp(ROOT_SHA256)?], at(0)));
+        let ok = SessionSummary {
+            outcome: Outcome::Provisioned,
+            failed_step: None,
+            amt_status: AmtStatus::Provisioned,
+        };
+        sp.handle(Input::SessionFinished {
+            uuid,
+            result: ok,
+            now: at(60),
+        });
+        Ok((sp, directory, ca, serial, uuid))
+    }
+
+    #[test]
+    fn removal_revokes_deletes_and_unprovisions() -> TestResult {
+        let (mut sp, mut directory, mut ca, serial, uuid) = provisioned()?;
+        let actions =
+            sp.remove_provisioning(&uuid, &mut directory, &mut ca, Some(&serial), at(100));
+        assert_eq!(
+            actions,
+            vec![Action::Unprovision {
+                uuid,
+                target: SocketAddr::new(source().ip(), 16993),
+                fqdn: "amt-device-01.corp.amt-sim.test".to_owned(),
+                abort_after_tls: false,
+            }]
+        );
+        assert!(ca.is_revoked(&serial));
+        assert!(directory.account("AMT-DEVICE-01$iME").is_none());
+        sp.handle(Input::RemovalFinished {
+            uuid,
+            ok: true,
+            now: at(110),
+        });
+        assert_eq!(sp.status(&uuid), AmtStatus::NotProvisioned);
+        assert_eq!(
+            sp.logs().ids(LogFile::AmtProxyMgr),
+            vec!["remove.requested", "ca.revoked", "ad.deleted"]
+        );
+        assert!(
+            sp.logs()
+                .ids(LogFile::AmtOpMgr)
+                .ends_with(&["remove.start", "remove.completed"])
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a17_revocation_denied_during_removal() -> TestResult {
+        let (mut sp, mut directory, mut ca, serial, uuid) = provisioned()?;
+        ca.set_config(EnterpriseCa {
+            revocation_denied: true,
+            ..EnterpriseCa::default()
+        });
+        let actions =
+            sp.remove_provisioning(&uuid, &mut directory, &mut ca, Some(&serial), at(100));
+        assert_eq!(actions.len(), 1);
+        assert!(!ca.is_revoked(&serial));
+        let s = proxy_suffix("01-15-2027 00:01:40.000");
+        assert_eq!(
+            sp.logs().lines(LogFile::AmtProxyMgr)[1..3],
+            [
+                format!(
+                    "Error: CCAUtils::RevokeCertificate failed to revoke certificate {serial} with 0x80070005{s}"
+                ),
+                format!(
+                    "Error: CCAUtils::RevokeExistedCertificate failed to revoke certificate {serial}.{s}"
+                ),
+            ]
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a19_crl_unreachable_on_sp2_only() -> TestResult {
+        let (mut sp, mut directory, mut ca, serial, uuid) = provisioned()?;
+        ca.set_config(EnterpriseCa {
+            crl_reachable: false,
+            ..EnterpriseCa::default()
+        });
+        let actions =
+            sp.remove_provisioning(&uuid, &mut directory, &mut ca, Some(&serial), at(100));
+        assert!(matches!(
+            &actions[..],
+            [Action::Unprovision {
+                abort_after_tls: true,
+                ..
+            }]
+        ));
+        let s = op_suffix("01-15-2027 00:01:40.000");
+        let lines = sp.logs().lines(LogFile::AmtOpMgr);
+        assert_eq!(
+            lines[lines.len() - 2..],
+            [
+                format!("Description: A security error occurred{s}"),
+                format!("Error code: 0x80072F8F{s}")
+            ]
+        );
+        sp.handle(Input::RemovalFinished {
+            uuid,
+            ok: false,
+            now: at(101),
+        });
+        assert_eq!(sp.status(&uuid), AmtStatus::Provisioned);
+        assert_eq!(
+            sp.logs().ids(LogFile::AmtOpMgr).last(),
+            Some(&"remove.failed")
+        );
+
+        let mut env = Environment::default_for_tests();
+        env.configmgr.version = ConfigMgrVersion::Sp1;
+        env.computers[0].wired_ip = Some(source().ip());
+        let mut sp1 = service_point(env)?;
+        let actions = sp1.remove_provisioning(&uuid, &mut directory, &mut ca, None, at(100));
+        assert!(matches!(
+            &actions[..],
+            [Action::Unprovision {
+                abort_after_tls: false,
+                ..
+            }]
+        ));
+        assert!(!sp1.logs().ids(LogFile::AmtOpMgr).contains(&"A-19.code"));
         Ok(())
     }
 }
