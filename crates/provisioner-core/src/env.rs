@@ -330,6 +330,14 @@ pub struct Dns {
     pub resolve_to: ResolveTo,
 }
 
+impl Dns {
+    /// Whether `ProvisionServer.<suffix>` resolves to the service point, i.e. whether a device
+    /// that discovers its server by DNS can send Hellos at all (A-03 b, A-15).
+    pub fn provision_server_resolvable(&self) -> bool {
+        self.provision_server_alias == AliasState::Registered
+    }
+}
+
 /// The ProvisionServer DNS alias.
 #[derive(Clone, Copy, Debug, Default, Eq, PartialEq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -601,6 +609,22 @@ impl Environment {
             });
         }
         env
+    }
+
+    /// Every secret value in the environment: account and ACL passwords, the MEBx password,
+    /// wireless passphrases (for log redaction).
+    pub fn secrets(&self) -> impl Iterator<Item = &str> {
+        self.accounts
+            .iter()
+            .map(|a| a.password.as_str())
+            .chain(std::iter::once(self.mebx_password.as_str()))
+            .chain(self.stage2.acl.iter().map(|u| u.password.as_str()))
+            .chain(
+                self.stage2
+                    .wireless_profiles
+                    .iter()
+                    .filter_map(|w| w.passphrase.as_deref()),
+            )
     }
 
     /// The imported computer with this UUID.

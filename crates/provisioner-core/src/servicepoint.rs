@@ -195,7 +195,8 @@ pub struct ServicePoint {
 }
 
 impl ServicePoint {
-    /// A service point for `env`. `prov_roots[i]` is the root thumbprint of
+    /// A service point for `env` (its passwords are registered as log secrets, see
+    /// [`Logs::register_secret`]). `prov_roots[i]` is the root thumbprint of
     /// `env.provisioning_certificates[i]`; a device hash matches only with the same algorithm, so
     /// give the algorithm the devices use (SHA-256 on current firmware), or use
     /// [`Self::with_root_certificates`] to match any algorithm.
@@ -215,7 +216,10 @@ impl ServicePoint {
         Self::with_roots(env, roots, logs)
     }
 
-    fn with_roots(env: Environment, roots: Vec<(usize, Thumbprint)>, logs: Logs) -> Self {
+    fn with_roots(env: Environment, roots: Vec<(usize, Thumbprint)>, mut logs: Logs) -> Self {
+        for secret in env.secrets() {
+            logs.register_secret(secret);
+        }
         let expiry = vec![None; env.provisioning_certificates.len()];
         Self {
             env,

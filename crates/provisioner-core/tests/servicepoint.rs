@@ -885,3 +885,35 @@ mod removal {
         Ok(())
     }
 }
+
+#[test]
+fn environment_secrets_are_redacted_from_every_log_line() -> TestResult {
+    let env = Environment::default_for_tests();
+    let password = env.accounts[0].password.clone();
+    let mebx = env.mebx_password.clone();
+    assert!(env.secrets().any(|s| s == password) && env.secrets().any(|s| s == mebx));
+    let mut sp = service_point(env)?;
+    let detail = format!("digest with {password} and MEBx {mebx}");
+    sp.logs_mut().emit(
+        "tls.failed",
+        &[("uuid", "u"), ("target", "t"), ("detail", &detail)],
+        at(0),
+    )?;
+    let rendered = sp.logs().render(LogFile::AmtOpMgr);
+    assert!(
+        !rendered.contains(&password) && !rendered.contains(&mebx),
+        "{rendered}"
+    );
+    assert!(rendered.contains("digest with <redacted> and MEBx <redacted>"));
+    Ok(())
+}
+
+#[test]
+fn the_alias_decides_whether_hellos_can_arrive() {
+    let mut env = Environment::default_for_tests();
+    assert!(env.dns.provision_server_resolvable());
+    env.dns.provision_server_alias = AliasState::NotRegistered;
+    assert!(!env.dns.provision_server_resolvable());
+    env.dns.provision_server_alias = AliasState::RegisteredBeforeServicePoint;
+    assert!(!env.dns.provision_server_resolvable());
+}

@@ -349,11 +349,28 @@ pub struct LogRecord {
     pub at: Timestamp,
 }
 
+/// Known secret values; `Debug` shows only how many there are.
+#[derive(Clone, Default)]
+struct Secrets(Vec<String>);
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Secrets({} redacted)", self.0.len())
+    }
+}
+
+/// What replaces a registered secret value found in a rendered message.
+pub const REDACTED: &str = "<redacted>";
+
+/// Shortest value [`Logs::register_secret`] accepts (shorter ones would redact ordinary words).
+pub const MIN_SECRET_LEN: usize = 4;
+
 /// The three logs in memory, in emission order.
 #[derive(Clone, Debug, Default)]
 pub struct Logs {
     config: LogConfig,
     records: Vec<LogRecord>,
+    secrets: Secrets,
 }
 
 impl Logs {
@@ -362,6 +379,18 @@ impl Logs {
         Self {
             config,
             records: Vec::new(),
+            secrets: Secrets::default(),
+        }
+    }
+
+    /// Registers a secret value (a password, passphrase, OTP in text form): from now on any
+    /// rendered message containing it shows [`REDACTED`] instead. A second line of defence behind
+    /// the argument-name guard of [`Self::emit`]; values shorter than [`MIN_SECRET_LEN`] are ignored.
+    pub fn register_secret(&mut self, secret: &str) {
+        if secret.len() >= MIN_SECRET_LEN && !self.secrets.0.iter().any(|s| s == secret) {
+            self.secrets.0.push(secret.to_owned());
+            // Longest first, so a secret containing another is replaced whole.
+            self.secrets.0.sort_by_key(|s| std::cmp::Reverse(s.len()));
         }
     }
 
@@ -392,7 +421,12 @@ impl Logs {
             .overrides
             .get(id)
             .map_or(text.template, String::as_str);
-        let message = render_template(id, template, args)?;
+        let mut message = render_template(id, template, args)?;
+        for secret in &self.secrets.0 {
+            if message.contains(secret.as_str()) {
+                message = message.replace(secret.as_str(), REDACTED);
+            }
+        }
         let file = if text.is_a18() {
             self.config.a18_file
         } else {
@@ -554,6 +588,31 @@ mod tests {
                 "Error: The hash list of AMT device u does not contain the provisioning server certificate hash."
             ]
         );
+    }
+
+    #[test]
+    fn registered_secrets_never_reach_a_message() {
+        let mut logs = Logs::new(LogConfig::default());
+        logs.register_secret("P@ssw0rd");
+        logs.register_secret("P@ssw0rd-long");
+        logs.register_secret("abc");
+        let r = logs.emit(
+            "tls.failed",
+            &[
+                ("uuid", "u"),
+                ("target", "t"),
+                ("detail", "auth P@ssw0rd-long then P@ssw0rd, abc"),
+            ],
+            Timestamp::EPOCH,
+        );
+        assert_eq!(r, Ok(()));
+        assert_eq!(
+            logs.messages(LogFile::AmtOpMgr),
+            vec![
+                "Error: TLS handshake with AMT device u at t failed: auth <redacted> then <redacted>, abc"
+            ]
+        );
+        assert!(!format!("{logs:?}").contains("P@ssw0rd"));
     }
 
     #[test]
