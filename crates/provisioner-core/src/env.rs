@@ -576,10 +576,13 @@ impl Environment {
     pub fn from_yaml(text: &str, base_dir: &Path) -> Result<Self, EnvError> {
         let mut env: Self = serde_saphyr::from_str(text).map_err(|e| {
             let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
+            let full = e.without_snippet().to_string();
+            let suffix = format!(" at line {line}, column {column}");
+            let message = full.strip_suffix(&suffix).unwrap_or(&full).to_owned();
             EnvError::Yaml {
                 line,
                 column,
-                message: e.without_snippet().to_string(),
+                message,
             }
         })?;
         env.resolve_paths(base_dir);

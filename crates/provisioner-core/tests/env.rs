@@ -123,6 +123,10 @@ fn unknown_keys_are_rejected_with_line_and_column() {
         matches!(&err, Some((5, 5, m)) if m.contains("colour")),
         "{err:?}"
     );
+    assert!(
+        matches!(&err, Some((_, _, m)) if !m.contains(" at line ")),
+        "location is not repeated in the message: {err:?}"
+    );
     let top = "configmgr: {}\nsurprise: 1\n";
     assert!(
         matches!(yaml_error(top), Some((2, 1, _))),

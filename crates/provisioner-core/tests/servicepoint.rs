@@ -157,6 +157,7 @@ fn a_matching_hello_provisions_and_duplicates_wait_for_the_session() -> TestResu
             "provision.start",
         ]
     );
+    assert!(sp.log_errors().is_empty());
     // The session writes the status report; the service point adds nothing to amtproxymgr.log.
     assert!(sp.logs().messages(LogFile::AmtProxyMgr).is_empty());
     Ok(())
