@@ -1,6 +1,12 @@
-//! The ConfigMgr 2007 out-of-band service point, as a state machine.
+//! The ConfigMgr 2007 out-of-band service point: provisioning sessions against AMT devices.
 //!
-//! Planned shape (see `ARCHITECTURE.md`): a sans-IO core driven by events with `now` passed in
-//! (Hello intake, TLS-PKI, digest with credential fallback, directory and CA steps, stage 1, stage 2,
-//! in-band provisioning, ConfigMgr log lines) and a thin shell under `net/` for real sockets. Only the
-//! wire formats in `amt-wire` exist so far; the service point is built under its own issue.
+//! Protocol logic is sans-IO: time comes from a [`clock::Clock`], bytes from a
+//! [`transport::Connector`]; the real-socket shell lives under `net/`.
+//!
+//! - [`clock`]: the `Clock` trait and the deterministic `VirtualClock`.
+//! - [`transport`]: the `Connector`/`Stream` traits every session runs over.
+//! - [`tls`]: the TLS client (provisioning chain, device certificate accepted and recorded).
+
+pub mod clock;
+pub mod tls;
+pub mod transport;
