@@ -6,7 +6,10 @@
 //! - [`clock`]: the `Clock` trait and the deterministic `VirtualClock`.
 //! - [`transport`]: the `Connector`/`Stream` traits every session runs over.
 //! - [`tls`]: the TLS client (provisioning chain, device certificate accepted and recorded).
+//! - [`wsman_client`]: WS-MAN over HTTP/1.1 with digest and credential fallback.
 
 pub mod clock;
+mod http_stopgap;
 pub mod tls;
 pub mod transport;
+pub mod wsman_client;
