@@ -6,10 +6,12 @@
 //! - [`clock`]: the `Clock` trait and the deterministic `VirtualClock`.
 //! - [`transport`]: the `Connector`/`Stream` traits every session runs over.
 //! - [`tls`]: the TLS client (provisioning chain, device certificate accepted and recorded).
+//! - [`net`]: the shell: std TCP connector, system clock.
 //! - [`wsman_client`]: WS-MAN over HTTP/1.1 with digest and credential fallback.
 
 pub mod clock;
 mod http_stopgap;
+pub mod net;
 pub mod tls;
 pub mod transport;
 pub mod wsman_client;
