@@ -6,8 +6,10 @@
 //!
 //! - [`TcpConnector`] / [`TcpTransport`]: blocking std TCP with connect, read and write timeouts.
 //! - [`SystemClock`]: the real clock for sessions run over the network.
+//! - [`hello_listener`]: the Hello listener thread (port 9971).
 
 mod clock;
+pub mod hello_listener;
 mod tcp;
 
 pub use clock::SystemClock;

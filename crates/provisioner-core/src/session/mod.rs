@@ -41,21 +41,10 @@ use crate::directory::Directory;
 use crate::env::{ConfigMgrVersion, Environment, ImportedComputer};
 use crate::events::{AmtStatus, EventLog, Outcome, ProvisionEvent, SessionSummary, Step};
 use crate::logs::Logs;
+use crate::servicepoint::{Action, Input, Mode, ServicePoint};
 use crate::tls::{self, ClientIdentity, RefusalKind, TlsError};
 use crate::transport::{Connector, TransportError};
 use crate::wsman_client::{CallError, ClientSettings, Credentials, WsmanClient};
-
-/// How the device came to be provisioned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SessionMode {
-    /// From a Hello (no ConfigMgr client on the computer).
-    OutOfBand,
-    /// Through the ConfigMgr client: the device's OTP must hash to `otp_hash`.
-    InBand {
-        /// SHA-256 of the OTP the client agent generated.
-        otp_hash: [u8; 32],
-    },
-}
 
 /// Everything one session needs. Borrowed, so the caller keeps the logs, events, directory and CA
 /// across sessions.
@@ -67,7 +56,7 @@ pub struct SessionCtx<'a> {
     /// Where to connect (the device's TLS port).
     pub target: SocketAddr,
     /// Out-of-band or in-band.
-    pub mode: SessionMode,
+    pub mode: Mode,
     /// The provisioning certificate chain and key.
     pub identity: &'a ClientIdentity,
     /// Index of that certificate in the environment (for log lines).
@@ -288,8 +277,8 @@ pub fn provision(ctx: &mut SessionCtx<'_>) -> SessionResult {
     };
     let mut progress = Progress::default();
     let mode_name = match mode {
-        SessionMode::OutOfBand => "out-of-band",
-        SessionMode::InBand { .. } => "in-band",
+        Mode::OutOfBand => "out-of-band",
+        Mode::InBand { .. } => "in-band",
     };
     sink.log(
         "provision.start",
@@ -302,7 +291,7 @@ pub fn provision(ctx: &mut SessionCtx<'_>) -> SessionResult {
         mode: *mode,
         identity,
     };
-    let result = steps.run(&mut **connector, &mut sink, &mut progress, &mut **directory, &mut **ca, &mut **rng);
+    let result = steps.run(&mut **connector, &mut sink, &mut progress, directory, ca, &mut **rng);
     let (outcome, failed_step, status, error) = match &result {
         Ok(()) => (Outcome::Provisioned, None, AmtStatus::Provisioned, None),
         Err(f) => (
@@ -342,12 +331,72 @@ pub fn provision(ctx: &mut SessionCtx<'_>) -> SessionResult {
     }
 }
 
+/// Runs the session an [`Action::Provision`] of `sp` asks for and reports its result back to
+/// `sp` (`Input::SessionFinished`). Lines go to the service point's logs and events.
+/// `identities[i]` is the loaded chain and key of `env.provisioning_certificates[i]`.
+/// Returns `None` for other actions, an unknown computer or a missing identity.
+#[expect(clippy::too_many_arguments, reason = "the site server's parts, borrowed separately")]
+pub fn run_action(
+    sp: &mut ServicePoint,
+    action: &Action,
+    identities: &[ClientIdentity],
+    connector: &mut dyn Connector,
+    clock: &dyn Clock,
+    directory: &mut Directory,
+    ca: &mut EnterpriseCaModel,
+    rng: &mut dyn RngCore,
+) -> Option<SessionResult> {
+    #[allow(
+        irrefutable_let_patterns,
+        reason = "Action may grow variants that are not sessions"
+    )]
+    let Action::Provision {
+        uuid,
+        target,
+        mode,
+        cert_index,
+        ..
+    } = action
+    else {
+        return None;
+    };
+    let env = sp.env().clone();
+    let computer = env.computer(uuid)?.clone();
+    let identity = identities.get(*cert_index)?;
+    let config = sp.logs().config().clone();
+    let mut logs = std::mem::replace(sp.logs_mut(), Logs::new(config));
+    let mut events = std::mem::take(sp.events_mut());
+    let result = provision(&mut SessionCtx {
+        env: &env,
+        computer: &computer,
+        target: *target,
+        mode: *mode,
+        identity,
+        cert_index: *cert_index,
+        connector,
+        clock,
+        logs: &mut logs,
+        events: &mut events,
+        directory,
+        ca,
+        rng,
+    });
+    *sp.logs_mut() = logs;
+    *sp.events_mut() = events;
+    sp.handle(Input::SessionFinished {
+        uuid: *uuid,
+        result: result.summary(),
+        now: clock.now(),
+    });
+    Some(result)
+}
+
 /// The immutable inputs of the steps.
 pub(crate) struct Steps<'a> {
     pub(crate) env: &'a Environment,
     pub(crate) computer: &'a ImportedComputer,
     pub(crate) target: SocketAddr,
-    pub(crate) mode: SessionMode,
+    pub(crate) mode: Mode,
     pub(crate) identity: &'a ClientIdentity,
 }
 
@@ -382,7 +431,7 @@ impl Steps<'_> {
             let r = self.identify(&mut client, sink, progress);
             sink.flush(&client, "");
             r?;
-            if let SessionMode::InBand { otp_hash } = self.mode {
+            if let Mode::InBand { otp_hash } = self.mode {
                 let r = inband::check_otp(&mut client, &otp_hash);
                 sink.flush(&client, "");
                 if let Err(f) = r {
