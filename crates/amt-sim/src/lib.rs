@@ -4,3 +4,10 @@
 //! (Hello schedule, TLS policy, digest, WS-Management handlers, NVRAM model, faults) and a thin shell
 //! under `net/` that owns tokio, sockets and the wall clock. Only the wire formats in `amt-wire` exist
 //! so far; the device itself is built under its own issue.
+//!
+//! Modules so far:
+//! - [`keypool`]: the committed RSA-2048 device key pool (devices never generate keys).
+//! - [`tls`]: the firmware's provisioning-certificate policy and the rustls server configs.
+
+pub mod keypool;
+pub mod tls;
