@@ -195,7 +195,7 @@ impl Sink<'_> {
     }
 
     /// Turns the client's new call records and digest attempts into events and log lines.
-    pub(crate) fn flush(&mut self, client: &WsmanClient<'_>, uuid: &str) {
+    pub(crate) fn flush(&mut self, client: &WsmanClient<'_>) {
         let attempts = client.auth_attempts().get(self.attempts_seen..).unwrap_or_default();
         let attempts = attempts.to_vec();
         self.attempts_seen += attempts.len();
@@ -210,7 +210,6 @@ impl Sink<'_> {
                 ok: attempt.accepted,
             });
         }
-        let _ = uuid;
         let calls = client.calls().get(self.calls_seen..).unwrap_or_default().to_vec();
         self.calls_seen += calls.len();
         for call in calls {
@@ -429,11 +428,11 @@ impl Steps<'_> {
             sink.reset_client_cursor();
             self.connect(&mut client, sink, progress)?;
             let r = self.identify(&mut client, sink, progress);
-            sink.flush(&client, "");
+            sink.flush(&client);
             r?;
             if let Mode::InBand { otp_hash } = self.mode {
                 let r = inband::check_otp(&mut client, &otp_hash);
-                sink.flush(&client, "");
+                sink.flush(&client);
                 if let Err(f) = r {
                     sink.log("inband.otp-mismatch", &[]);
                     return Err(f);
@@ -441,7 +440,7 @@ impl Steps<'_> {
             }
             self.directory(directory, sink)?;
             let r = stage1::run(self, &mut client, sink, progress, ca, rng);
-            sink.flush(&client, "");
+            sink.flush(&client);
             r?;
         }
         let admin = progress.admin_password.clone().unwrap_or_default();
@@ -461,7 +460,7 @@ impl Steps<'_> {
         );
         sink.reset_client_cursor();
         let r = stage2::run(self, &mut client, sink);
-        sink.flush(&client, "");
+        sink.flush(&client);
         r
     }
 
@@ -538,7 +537,7 @@ impl Steps<'_> {
         let items = match client.enumerate("CIM_SoftwareIdentity") {
             Ok(items) => items,
             Err(e) => {
-                sink.flush(client, "");
+                sink.flush(client);
                 return Err(self.first_call_failure(&e, sink));
             }
         };

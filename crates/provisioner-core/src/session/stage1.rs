@@ -65,7 +65,7 @@ pub(crate) fn run(
     sink.log("stage1.started", &[]);
     sink.event(ProvisionEvent::StageStarted { stage: 1 });
     let r = stage1(steps, client, sink, progress, &cert_der, rng);
-    sink.flush(client, "");
+    sink.flush(client);
     match r {
         Ok(()) => {
             sink.log("stage1.completed", &[]);
@@ -101,7 +101,7 @@ fn request_certificate(
             format!("{}: {}", f.what, f.detail),
         )
     });
-    sink.flush(client, "");
+    sink.flush(client);
     let csr = csr?;
     sink.log("ca.requested", &[("name", &template)]);
     let now = sink.now();

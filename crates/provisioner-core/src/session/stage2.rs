@@ -55,7 +55,7 @@ pub(crate) fn run(
     sink.log("stage2.started", &[]);
     sink.event(ProvisionEvent::StageStarted { stage: 2 });
     let r = stage2(steps, client, sink);
-    sink.flush(client, "");
+    sink.flush(client);
     match r {
         Ok(()) => {
             sink.log("stage2.completed", &[]);
