@@ -28,7 +28,6 @@ pub mod clock;
 pub mod directory;
 pub mod env;
 pub mod events;
-mod http_stopgap;
 pub mod io;
 pub mod logs;
 pub mod net;

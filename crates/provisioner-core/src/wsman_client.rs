@@ -31,9 +31,9 @@ use rand_chacha::ChaCha8Rng;
 use rustls::ClientConfig;
 use thiserror::Error;
 
-use crate::http_stopgap as http;
 use crate::tls::{TlsError, TlsStream};
 use crate::transport::{Connector, Stream, TransportError};
+use amt_wire::http;
 
 /// The digest URI and HTTP target of every WS-MAN request.
 pub const WSMAN_PATH: &str = "/wsman";

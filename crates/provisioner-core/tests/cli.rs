@@ -1,33 +1,46 @@
-//! The `amt-provision` binary starts, answers `--help` and `--version`, and refuses to pretend it has subcommands.
+//! The `amt-provision` binary: `--help` and usage errors.
 
+use std::path::Path;
 use std::process::Command;
 
-fn run(args: &[&str]) -> std::process::Output {
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_amt-provision"))
-        .args(args)
-        .output()
-        .expect("run amt-provision")
 }
 
 #[test]
-fn help_and_version_work() {
-    let help = run(&["--help"]);
-    assert!(help.status.success());
-    let text = String::from_utf8_lossy(&help.stdout);
-    assert!(text.contains("Usage: amt-provision"), "{text}");
-
-    let version = run(&["--version"]);
-    assert!(version.status.success());
-    assert_eq!(
-        String::from_utf8_lossy(&version.stdout).trim(),
-        concat!("amt-provision ", env!("CARGO_PKG_VERSION"))
-    );
+fn help_lists_the_modes() -> TestResult {
+    let out = bin().arg("--help").output()?;
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout)?;
+    for flag in [
+        "--env",
+        "--chain",
+        "--key",
+        "--account",
+        "--logs",
+        "--device",
+        "--listen",
+        "--once",
+    ] {
+        assert!(text.contains(flag), "{flag} missing from --help:\n{text}");
+    }
+    Ok(())
 }
 
 #[test]
-fn without_a_subcommand_it_says_so_and_fails() {
-    let out = run(&[]);
+fn no_mode_is_a_usage_error() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let out = bin()
+        .current_dir(repo_root())
+        .args(["--logs"])
+        .arg(dir.path())
+        .output()?;
     assert_eq!(out.status.code(), Some(2));
-    let text = String::from_utf8_lossy(&out.stderr);
-    assert!(text.contains("no subcommand is implemented yet"), "{text}");
+    Ok(())
+}
+
+fn repo_root() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }

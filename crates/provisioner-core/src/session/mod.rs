@@ -196,7 +196,10 @@ impl Sink<'_> {
 
     /// Turns the client's new call records and digest attempts into events and log lines.
     pub(crate) fn flush(&mut self, client: &WsmanClient<'_>) {
-        let attempts = client.auth_attempts().get(self.attempts_seen..).unwrap_or_default();
+        let attempts = client
+            .auth_attempts()
+            .get(self.attempts_seen..)
+            .unwrap_or_default();
         let attempts = attempts.to_vec();
         self.attempts_seen += attempts.len();
         for attempt in attempts {
@@ -210,13 +213,19 @@ impl Sink<'_> {
                 ok: attempt.accepted,
             });
         }
-        let calls = client.calls().get(self.calls_seen..).unwrap_or_default().to_vec();
+        let calls = client
+            .calls()
+            .get(self.calls_seen..)
+            .unwrap_or_default()
+            .to_vec();
         self.calls_seen += calls.len();
         for call in calls {
             self.event(ProvisionEvent::WsmanCall {
                 class: call.class,
                 method: call.operation,
-                status: call.status.map_or_else(|| "none".to_owned(), |s| s.to_string()),
+                status: call
+                    .status
+                    .map_or_else(|| "none".to_owned(), |s| s.to_string()),
             });
         }
     }
@@ -290,7 +299,14 @@ pub fn provision(ctx: &mut SessionCtx<'_>) -> SessionResult {
         mode: *mode,
         identity,
     };
-    let result = steps.run(&mut **connector, &mut sink, &mut progress, directory, ca, &mut **rng);
+    let result = steps.run(
+        &mut **connector,
+        &mut sink,
+        &mut progress,
+        directory,
+        ca,
+        &mut **rng,
+    );
     let (outcome, failed_step, status, error) = match &result {
         Ok(()) => (Outcome::Provisioned, None, AmtStatus::Provisioned, None),
         Err(f) => (
@@ -334,7 +350,10 @@ pub fn provision(ctx: &mut SessionCtx<'_>) -> SessionResult {
 /// `sp` (`Input::SessionFinished`). Lines go to the service point's logs and events.
 /// `identities[i]` is the loaded chain and key of `env.provisioning_certificates[i]`.
 /// Returns `None` for other actions, an unknown computer or a missing identity.
-#[expect(clippy::too_many_arguments, reason = "the site server's parts, borrowed separately")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the site server's parts, borrowed separately"
+)]
 pub fn run_action(
     sp: &mut ServicePoint,
     action: &Action,
@@ -519,7 +538,14 @@ impl Steps<'_> {
                         sink.log("A-18.core-version", &[]);
                     }
                     RefusalKind::DeviceInternalError => {
-                        sink.log(if self.is_sp2() { "A-02.sp2" } else { "A-02.sp1" }, &[]);
+                        sink.log(
+                            if self.is_sp2() {
+                                "A-02.sp2"
+                            } else {
+                                "A-02.sp1"
+                            },
+                            &[],
+                        );
                     }
                 }
                 Failure::new(Step::TlsHandshake, format!("{}: {error}", error.id()))

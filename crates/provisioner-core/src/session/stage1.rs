@@ -81,7 +81,10 @@ pub(crate) fn run(
                 stage: 1,
                 ok: false,
             });
-            Err(Failure::new(Step::Stage1, format!("{}: {}", f.what, f.detail)))
+            Err(Failure::new(
+                Step::Stage1,
+                format!("{}: {}", f.what, f.detail),
+            ))
         }
     }
 }
@@ -95,12 +98,8 @@ fn request_certificate(
     ca: &mut EnterpriseCaModel,
 ) -> Result<Vec<u8>, Failure> {
     let template = steps.env.enterprise_ca.template.clone();
-    let csr = device_csr(steps, client).map_err(|f| {
-        Failure::new(
-            Step::Certificate,
-            format!("{}: {}", f.what, f.detail),
-        )
-    });
+    let csr = device_csr(steps, client)
+        .map_err(|f| Failure::new(Step::Certificate, format!("{}: {}", f.what, f.detail)));
     sink.flush(client);
     let csr = csr?;
     sink.log("ca.requested", &[("name", &template)]);
@@ -179,7 +178,11 @@ fn device_csr(steps: &Steps<'_>, client: &mut WsmanClient<'_>) -> Result<Vec<u8>
             vec![
                 key_ref,
                 property(PKMS, "SigningAlgorithm", "1"),
-                property(PKMS, "NullSignedCertificateRequest", B64.encode(null_signed)),
+                property(
+                    PKMS,
+                    "NullSignedCertificateRequest",
+                    B64.encode(null_signed),
+                ),
             ],
         )
         .map_err(call("GeneratePKCS10RequestEx"))?;
@@ -463,12 +466,12 @@ mod tests {
         let root = include_bytes!("../../../../certs/root-rsa2048.cert.pem");
         let pem = x509_parser::pem::parse_x509_pem(root).map(|(_, p)| p.contents);
         let der = pem.unwrap_or_default();
-        let cert = x509_parser::parse_x509_certificate(&der).map(|(_, c)| c.public_key().subject_public_key.data.to_vec());
+        let cert = x509_parser::parse_x509_certificate(&der)
+            .map(|(_, c)| c.public_key().subject_public_key.data.to_vec());
         let rsa_key = cert.unwrap_or_default();
         assert!(!rsa_key.is_empty());
         let csr = null_signed_csr("amt-device-01.corp.amt-sim.test", &rsa_key);
-        let parsed =
-            x509_parser::certification_request::X509CertificationRequest::from_der(&csr);
+        let parsed = x509_parser::certification_request::X509CertificationRequest::from_der(&csr);
         let Ok((rest, req)) = parsed else {
             panic!("CSR does not parse: {parsed:?}");
         };
@@ -481,7 +484,10 @@ mod tests {
                 .and_then(|c| c.as_str().ok()),
             Some("amt-device-01.corp.amt-sim.test")
         );
-        assert_eq!(&*info.subject_pki.subject_public_key.data, rsa_key.as_slice());
+        assert_eq!(
+            &*info.subject_pki.subject_public_key.data,
+            rsa_key.as_slice()
+        );
     }
 
     #[test]

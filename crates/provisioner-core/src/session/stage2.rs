@@ -14,7 +14,9 @@ use super::stage1::with_values;
 use super::{Failure, Sink, Steps};
 use crate::env::WirelessProfile;
 use crate::events::{ProvisionEvent, Step};
-use crate::wsman_client::{CallError, InvokeOutput, WsmanClient, endpoint_reference, property, resource_uri};
+use crate::wsman_client::{
+    CallError, InvokeOutput, WsmanClient, endpoint_reference, property, resource_uri,
+};
 
 const AUTH: &str = "AMT_AuthorizationService";
 const REDIRECTION: &str = "AMT_RedirectionService";
@@ -68,7 +70,10 @@ pub(crate) fn run(
                 stage: 2,
                 ok: false,
             });
-            Err(Failure::new(Step::Stage2, format!("{}: {}", f.what, f.detail)))
+            Err(Failure::new(
+                Step::Stage2,
+                format!("{}: {}", f.what, f.detail),
+            ))
         }
     }
 }
@@ -158,7 +163,11 @@ fn stage2(
             REDIRECTION,
             "RequestStateChange",
             &[],
-            vec![property(REDIRECTION, "RequestedState", requested.to_string())],
+            vec![property(
+                REDIRECTION,
+                "RequestedState",
+                requested.to_string(),
+            )],
         )
         .map_err(call("AMT_RedirectionService.RequestStateChange"))?;
     ok_return("AMT_RedirectionService.RequestStateChange", out)?;
@@ -207,7 +216,10 @@ fn stage2(
     let wanted = scheme.to_string();
     let instance_id = schemes
         .iter()
-        .filter_map(|s| s.child_by_local_name("InstanceID").map(|i| i.text().trim().to_owned()))
+        .filter_map(|s| {
+            s.child_by_local_name("InstanceID")
+                .map(|i| i.text().trim().to_owned())
+        })
         .find(|id| id.rsplit(' ').next() == Some(wanted.as_str()))
         .unwrap_or_else(|| format!("Intel(r) AMT Power Scheme {scheme}"));
     let out = client
@@ -233,7 +245,9 @@ fn wireless(
     client: &mut WsmanClient<'_>,
     sink: &mut Sink<'_>,
 ) -> Result<(), SubFailure> {
-    let existing = client.enumerate("CIM_WiFiEndpointSettings").unwrap_or_default();
+    let existing = client
+        .enumerate("CIM_WiFiEndpointSettings")
+        .unwrap_or_default();
     for profile in existing {
         if let Some(id) = profile
             .child_by_local_name("InstanceID")
@@ -257,17 +271,28 @@ fn wireless(
             .enumerate("CIM_WiFiEndpoint")
             .unwrap_or_default()
             .iter()
-            .find_map(|e| e.child_by_local_name("Name").map(|n| n.text().trim().to_owned()))
+            .find_map(|e| {
+                e.child_by_local_name("Name")
+                    .map(|n| n.text().trim().to_owned())
+            })
             .unwrap_or_else(|| "WiFi Endpoint 0".to_owned());
         for (i, profile) in steps.env.stage2.wireless_profiles.iter().enumerate() {
             let out = client
-                .invoke(WIFI, "AddWiFiSettings", &[], wifi_params(&endpoint, profile, i))
+                .invoke(
+                    WIFI,
+                    "AddWiFiSettings",
+                    &[],
+                    wifi_params(&endpoint, profile, i),
+                )
                 .map_err(call("AddWiFiSettings"))?;
             ok_return("AddWiFiSettings", out)?;
             stored += 1;
         }
     }
-    sink.log("stage2.wireless-profiles", &[("count", &stored.to_string())]);
+    sink.log(
+        "stage2.wireless-profiles",
+        &[("count", &stored.to_string())],
+    );
     Ok(())
 }
 
@@ -280,13 +305,24 @@ fn wifi_params(endpoint: &str, profile: &WirelessProfile, index: usize) -> Vec<E
             .map(Node::Element),
     );
     let settings_uri = resource_uri("CIM_WiFiEndpointSettings");
-    let q = |name: &str, text: String| Element::prefixed("q", settings_uri.clone(), name).with_text(text);
+    let q = |name: &str, text: String| {
+        Element::prefixed("q", settings_uri.clone(), name).with_text(text)
+    };
     let name = format!("ConfigMgr profile {}", index + 1);
     let mut input = property(WIFI, "WiFiEndpointSettingsInput", "")
         .with_child(q("ElementName", name.clone()))
-        .with_child(q("InstanceID", format!("Intel(r) AMT:WiFi Endpoint Settings {name}")))
-        .with_child(q("AuthenticationMethod", auth_method(&profile.auth).to_string()))
-        .with_child(q("EncryptionMethod", encryption_method(&profile.encryption).to_string()))
+        .with_child(q(
+            "InstanceID",
+            format!("Intel(r) AMT:WiFi Endpoint Settings {name}"),
+        ))
+        .with_child(q(
+            "AuthenticationMethod",
+            auth_method(&profile.auth).to_string(),
+        ))
+        .with_child(q(
+            "EncryptionMethod",
+            encryption_method(&profile.encryption).to_string(),
+        ))
         .with_child(q("SSID", profile.ssid.clone()))
         .with_child(q("Priority", (index + 1).to_string()));
     if let Some(passphrase) = &profile.passphrase {
@@ -339,10 +375,16 @@ mod tests {
         let uri = resource_uri("AMT_PublicKeyManagementService");
         let mut e = Element::prefixed("g", uri, "KeyPair");
         e.children.extend(
-            endpoint_reference("AMT_PublicPrivateKeyPair", &[("InstanceID", "Intel(r) AMT Key: Handle: 0")])
-                .into_iter()
-                .map(Node::Element),
+            endpoint_reference(
+                "AMT_PublicPrivateKeyPair",
+                &[("InstanceID", "Intel(r) AMT Key: Handle: 0")],
+            )
+            .into_iter()
+            .map(Node::Element),
         );
-        assert_eq!(selector_value(&e), Some("Intel(r) AMT Key: Handle: 0".to_owned()));
+        assert_eq!(
+            selector_value(&e),
+            Some("Intel(r) AMT Key: Handle: 0".to_owned())
+        );
     }
 }
