@@ -20,7 +20,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use amt_sim::device::{Device, DeviceConnection};
+use amt_sim::conn::{ConnOutput, DeviceConnection};
+use amt_sim::device::Device;
 use amt_wire::time::Timestamp;
 
 use crate::clock::{Clock, VirtualClock};
@@ -76,7 +77,9 @@ impl SimNetwork {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while holding the lock cannot leave the data inconsistent in a way that matters
         // to a test; keep going with the inner value.
-        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Adds a device reachable on the wired and wireless IPv4 addresses of its profile; returns
@@ -166,10 +169,7 @@ impl Connector for SimNetwork {
         let port = inner.next_port;
         inner.next_port = inner.next_port.checked_add(1).unwrap_or(49152);
         let peer = SocketAddr::new(SERVICE_POINT, port);
-        let host = inner
-            .hosts
-            .get_mut(index)
-            .ok_or(TransportError::Refused)?;
+        let host = inner.hosts.get_mut(index).ok_or(TransportError::Refused)?;
         let conn = host
             .device
             .accept(target, peer, now)
@@ -203,7 +203,7 @@ struct SimStream {
 }
 
 impl SimStream {
-    fn push(&mut self, out: amt_sim::device::ConnOutput, now: Timestamp) {
+    fn push(&mut self, out: ConnOutput, now: Timestamp) {
         let earliest = self.queue.back().map_or(now, |d| d.due);
         let due = now.saturating_add(out.delay).max(earliest);
         self.queue.push_back(Delivery {
@@ -217,7 +217,9 @@ impl SimStream {
 impl Stream for SimStream {
     fn write_all(&mut self, bytes: &[u8]) -> Result<(), TransportError> {
         if self.closed || self.queue.iter().any(|d| d.close) {
-            return Err(TransportError::Reset);
+            // Like TCP: a write after the peer's close is accepted (and lost); the reader sees
+            // what the device sent before closing, then the end of the stream.
+            return Ok(());
         }
         let now = self.net.clock.now();
         let out = {

@@ -197,6 +197,18 @@ fn run_device(
     let mut events = EventLog::new();
     let clock = SystemClock;
     let identity = site.identities.first().context("no identity")?;
+    logs.emit(
+        "provision.start",
+        &[
+            ("uuid", &computer.uuid.to_string()),
+            ("fqdn", &computer.fqdn),
+            ("target", &target.to_string()),
+            ("name", Mode::OutOfBand.name()),
+            ("cert_id", "1"),
+        ],
+        clock.now(),
+    )
+    .context("log line")?;
     let result = session::provision(&mut SessionCtx {
         env: &site.env,
         computer: &computer,

@@ -59,7 +59,7 @@ pub struct SessionCtx<'a> {
     pub mode: Mode,
     /// The provisioning certificate chain and key.
     pub identity: &'a ClientIdentity,
-    /// Index of that certificate in the environment (for log lines).
+    /// Index of that certificate in the environment (reported by the caller's `provision.start`).
     pub cert_index: usize,
     /// Opens connections to the device.
     pub connector: &'a mut dyn Connector,
@@ -172,6 +172,9 @@ pub(crate) struct Sink<'s> {
     pub(crate) log_errors: Vec<String>,
     calls_seen: usize,
     attempts_seen: usize,
+    /// Whether digest attempts are logged (the provisioning accounts of the setup session; the
+    /// stage-2 admin login only makes events).
+    log_digest: bool,
 }
 
 impl Sink<'_> {
@@ -203,9 +206,11 @@ impl Sink<'_> {
         let attempts = attempts.to_vec();
         self.attempts_seen += attempts.len();
         for attempt in attempts {
-            self.log("digest.trying", &[("account", &attempt.user)]);
-            if !attempt.accepted {
-                self.log("digest.rejected", &[("account", &attempt.user)]);
+            if self.log_digest {
+                self.log("digest.trying", &[("account", &attempt.user)]);
+                if !attempt.accepted {
+                    self.log("digest.rejected", &[("account", &attempt.user)]);
+                }
             }
             self.event(ProvisionEvent::Digest {
                 account_index: attempt.account_index,
@@ -257,7 +262,7 @@ pub fn provision(ctx: &mut SessionCtx<'_>) -> SessionResult {
         target,
         mode,
         identity,
-        cert_index,
+        cert_index: _,
         connector,
         clock,
         logs,
@@ -282,16 +287,11 @@ pub fn provision(ctx: &mut SessionCtx<'_>) -> SessionResult {
         log_errors: Vec::new(),
         calls_seen: 0,
         attempts_seen: 0,
+        log_digest: true,
     };
     let mut progress = Progress::default();
-    let mode_name = match mode {
-        Mode::OutOfBand => "out-of-band",
-        Mode::InBand { .. } => "in-band",
-    };
-    sink.log(
-        "provision.start",
-        &[("name", mode_name), ("cert_id", &cert_index.to_string())],
-    );
+    // The service point logs `provision.start` when it decides to provision; a caller that runs
+    // a session without one (the `--device` command line) logs it itself.
     let steps = Steps {
         env,
         computer,
@@ -478,6 +478,7 @@ impl Steps<'_> {
             rng.next_u64(),
         );
         sink.reset_client_cursor();
+        sink.log_digest = false;
         let r = stage2::run(self, &mut client, sink);
         sink.flush(&client);
         r
@@ -607,7 +608,7 @@ impl Steps<'_> {
     fn first_call_failure(&self, error: &CallError, sink: &mut Sink<'_>) -> Failure {
         match error {
             CallError::Transport {
-                source: TransportError::Tls { .. },
+                source: TransportError::Tls { .. } | TransportError::Reset,
                 ..
             }
             | CallError::Tls { .. }

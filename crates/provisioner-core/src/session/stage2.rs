@@ -89,6 +89,7 @@ fn stage2(
     let general = client
         .get("AMT_GeneralSettings", &[])
         .map_err(call("AMT_GeneralSettings"))?;
+    sink.flush(client);
     let realm = general
         .child_by_local_name("DigestRealm")
         .map(|r| r.text().trim().to_owned())
