@@ -76,10 +76,13 @@ impl Bench {
             .cloned()
             .unwrap_or_else(|| panic!("no computer"));
         computer.uuid = uuid;
-        let ca = match EnterpriseCaModel::test_default() {
+        let mut ca = match EnterpriseCaModel::test_default() {
             Ok(ca) => ca,
             Err(e) => panic!("CA: {e}"),
         };
+        let mut ca_config = ca.config().clone();
+        ca_config.deny = env.enterprise_ca.deny;
+        ca.set_config(ca_config);
         Self {
             directory: Directory::from_env(&env.active_directory),
             ca,
@@ -548,5 +551,137 @@ fn a_hello_drives_the_service_point_to_a_provisioned_device() -> TestResult {
         "{op:#?}"
     );
     insta::assert_snapshot!("sp2_hello_to_provisioned_amtopmgr", op.join("\n"));
+    Ok(())
+}
+
+#[test]
+fn a_stale_nonce_is_retried_with_the_same_account() -> TestResult {
+    let mut env = Environment::default_for_tests();
+    env.accounts = vec![AmtAccount {
+        user: "admin".into(),
+        password: "Mebx!Pass-3".into(),
+    }];
+    env.timeouts.request_ms = 600_000;
+    let mut profile = digest_profile("Mebx!Pass-3")?;
+    profile.faults.push(serde_saphyr::from_str(
+        "on: { method: GetLowAccuracyTimeSynch }\ndo: { delay: 6m }\n",
+    )?);
+    let mut bench = Bench::with_env(profile, env);
+    let result = bench.run(Mode::OutOfBand);
+    assert_provisioned(&bench, &result);
+    let device_events = bench
+        .net
+        .with_device(0, |d| format!("{:?}", d.drain_events()))
+        .unwrap_or_default();
+    assert!(
+        device_events.contains("Stale"),
+        "the device said stale once"
+    );
+    let accepted = bench
+        .events
+        .events()
+        .filter(|e| matches!(e, ProvisionEvent::Digest { ok: false, .. }))
+        .count();
+    assert_eq!(accepted, 0, "a stale nonce is not a refused account");
+    Ok(())
+}
+
+#[test]
+fn an_fqdn_over_44_bytes_on_amt_6_fails_stage1_with_the_a20_line() -> TestResult {
+    let profile = DeviceProfile {
+        personality: serde_saphyr::from_str("amt-6")?,
+        ..DeviceProfile::default()
+    };
+    // ConfigMgr-era firmware asks for digest in the setup session: admin + the MEBx password.
+    let mut env = Environment::default_for_tests();
+    env.accounts.push(AmtAccount {
+        user: "admin".into(),
+        password: "admin".into(),
+    });
+    let mut bench = Bench::with_env(profile, env);
+    bench.computer.fqdn = "a-very-long-host-name-for-amt-six-01.corp.amt-sim.test".into();
+    assert!(bench.computer.fqdn.len() > 44);
+    let result = bench.run(Mode::OutOfBand);
+    assert_eq!(result.failed_step, Some(Step::Stage1), "{result:?}");
+    let op = bench.messages(LogFile::AmtOpMgr);
+    assert!(op.iter().any(|m| m.starts_with(A20_PREFIX)), "{op:#?}");
+    Ok(())
+}
+
+#[test]
+fn amt_3_0_without_the_wsman_translator_is_not_supported() -> TestResult {
+    let profile = DeviceProfile {
+        personality: serde_saphyr::from_str("amt-3.0")?,
+        ..DeviceProfile::default()
+    };
+    // ConfigMgr-era firmware asks for digest in the setup session: admin + the MEBx password.
+    let mut env = Environment::default_for_tests();
+    env.accounts.push(AmtAccount {
+        user: "admin".into(),
+        password: "admin".into(),
+    });
+    let mut bench = Bench::with_env(profile, env);
+    let result = bench.run(Mode::OutOfBand);
+    assert_eq!(result.failed_step, Some(Step::Identify), "{result:?}");
+    assert!(
+        result
+            .amt_version
+            .as_deref()
+            .is_some_and(|v| v.starts_with("3.0")),
+        "{result:?}"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_missing_ad_container_stops_before_stage1_with_the_a04_lines() -> TestResult {
+    let mut env = Environment::default_for_tests();
+    env.active_directory.container_exists = false;
+    let mut bench = Bench::with_env(DeviceProfile::default(), env);
+    let result = bench.run(Mode::OutOfBand);
+    assert_eq!(result.failed_step, Some(Step::Directory), "{result:?}");
+    let proxy = bench.messages(LogFile::AmtProxyMgr);
+    assert!(
+        proxy
+            .iter()
+            .any(|m| m == "CActiveDirectoryUtils::CreateObject - failed to get container."),
+        "{proxy:#?}"
+    );
+    assert!(proxy.iter().any(|m| m == "AD Task - CreateObject failed."));
+    let state = bench
+        .net
+        .with_device(0, |d| format!("{:?}", d.provisioning_state()))
+        .unwrap_or_default();
+    assert!(!state.contains("Post"), "{state}");
+    Ok(())
+}
+
+#[test]
+fn ca_denials_give_the_a09_and_a10_lines() -> TestResult {
+    let cases: [(&str, LogFile, &str); 2] = [
+        (
+            "template-permissions",
+            LogFile::AmtOpMgr,
+            "Error: Missed device certificate. To provision device with TLS server or Mutual authentication mode, device certificate is required.",
+        ),
+        (
+            "dcom-access-denied",
+            LogFile::AmtProxyMgr,
+            "ERROR: ICertRequest2->Submit failed: 0x80070005",
+        ),
+    ];
+    for (deny, file, line) in cases {
+        let mut env = Environment::default_for_tests();
+        env.enterprise_ca.deny = Some(serde_saphyr::from_str(deny)?);
+        let mut bench = Bench::with_env(DeviceProfile::default(), env);
+        let result = bench.run(Mode::OutOfBand);
+        assert_eq!(
+            result.failed_step,
+            Some(Step::Certificate),
+            "{deny}: {result:?}"
+        );
+        let messages = bench.messages(file);
+        assert!(messages.iter().any(|m| m == line), "{deny}: {messages:#?}");
+    }
     Ok(())
 }
