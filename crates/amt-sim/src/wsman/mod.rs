@@ -34,7 +34,7 @@ mod wifi;
 
 use amt_wire::hello::DeviceUuid;
 use amt_wire::time::Timestamp;
-use amt_wire::wsman::names::{IDENTITY, SOAP_ENVELOPE, WSMAN};
+use amt_wire::wsman::names::{ADDRESSING, IDENTITY, SOAP_ENVELOPE, WSMAN};
 use amt_wire::wsman::{Element, Envelope};
 
 pub use engine::Engine;
@@ -254,7 +254,9 @@ pub enum Note {
 
 /// The `IdentifyResponse` (unauthenticated discovery): `ProductVendor` `Intel(r)`,
 /// `ProductVersion` `AMT <major.minor>`, `DASHVersion`, `SecurityProfiles`. Unauthenticated
-/// answers omit nothing (AMT answers Identify anonymously with the same body).
+/// answers omit nothing (AMT answers Identify anonymously with the same body). The header
+/// carries only a `wsa:Action` (`…/wsmanidentity.xsd/IdentifyResponse`), so that strict
+/// envelope readers that require one accept it.
 pub fn identify_response(facts: &DeviceFacts, authenticated: bool) -> Vec<u8> {
     let _ = authenticated;
     let mut version = facts.amt_version.split('.');
@@ -280,7 +282,13 @@ pub fn identify_response(facts: &DeviceFacts, authenticated: bool) -> Vec<u8> {
         .with_declaration(Some("a"), SOAP_ENVELOPE)
         .with_declaration(Some("b"), IDENTITY)
         .with_declaration(Some("c"), DASH)
-        .with_child(Element::prefixed("a", SOAP_ENVELOPE, "Header"))
+        .with_declaration(Some("d"), ADDRESSING)
+        .with_child(
+            Element::prefixed("a", SOAP_ENVELOPE, "Header").with_child(
+                Element::prefixed("d", ADDRESSING, "Action")
+                    .with_text(format!("{IDENTITY}/IdentifyResponse")),
+            ),
+        )
         .with_child(Element::prefixed("a", SOAP_ENVELOPE, "Body").with_child(body));
     envelope.to_xml().into_bytes()
 }
