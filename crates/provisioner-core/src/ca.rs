@@ -1,7 +1,7 @@
 //! Enterprise CA model: issues the AMT web server certificate from the device's CSR, revokes, CRL.
 //!
 //! Pure: the CA certificate and key come in as PEM text (read by the caller, e.g.
-//! `crate::io::ca_files::load_enterprise_ca`, or [`EnterpriseCaModel::test_default`] which embeds the
+//! [`crate::io::pki::load_enterprise_ca`], or [`EnterpriseCaModel::test_default`] which embeds the
 //! repository's test CA). Certificates are real: signed by the CA key over the CSR's public key,
 //! subject from the CSR, EKU serverAuth, SAN = the device FQDN. Failures mirror error-catalog A-09
 //! (template permissions), A-10 (DCOM access denied), A-17 (revocation denied), A-19 (CRL).
@@ -14,11 +14,13 @@ use rcgen::{
     CertificateSigningRequestParams, DnType, ExtendedKeyUsagePurpose, Issuer, KeyPair,
     KeyUsagePurpose, PKCS_RSA_SHA256, SanType, SerialNumber,
 };
-use rustls_pki_types::CertificateSigningRequestDer;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, CertificateSigningRequestDer};
 use thiserror::Error;
 use time::OffsetDateTime;
 
 use crate::env::{CaDenial, EnterpriseCa};
+use crate::logs::{LogError, Logs};
 
 /// Validity of issued certificates (the Web Server template default: two years).
 const VALIDITY: Duration = Duration::from_secs(2 * 365 * 24 * 3600);
@@ -90,6 +92,19 @@ impl CaError {
             Self::BadCsr { .. } | Self::BadIssuer { .. } | Self::UnknownSerial { .. } => &[],
         }
     }
+
+    /// Writes this failure's documented lines ([`Self::log_ids`]) to `logs`; the A-17 lines name
+    /// the certificate by its serial.
+    pub fn emit_logs(&self, logs: &mut Logs, now: Timestamp) -> Result<(), LogError> {
+        let serial = match self {
+            Self::RevocationDenied { serial } => serial.as_str(),
+            _ => "",
+        };
+        for id in self.log_ids() {
+            logs.emit(id, &[("cert_id", serial)], now)?;
+        }
+        Ok(())
+    }
 }
 
 /// A certificate the CA issued.
@@ -132,9 +147,11 @@ impl EnterpriseCaModel {
         let key = KeyPair::from_pem_and_sign_algo(key_pem, &PKCS_RSA_SHA256)
             .or_else(|_| KeyPair::from_pem(key_pem))
             .map_err(|e| bad("key", e))?;
-        let issuer_der = pem_first_der(cert_pem).ok_or_else(|| CaError::BadIssuer {
-            detail: "certificate: no CERTIFICATE block in PEM".to_owned(),
-        })?;
+        let issuer_der = CertificateDer::from_pem_slice(cert_pem.as_bytes())
+            .map_err(|e| CaError::BadIssuer {
+                detail: format!("certificate: {e}"),
+            })?
+            .to_vec();
         let issuer = Issuer::from_ca_cert_pem(cert_pem, key).map_err(|e| bad("certificate", e))?;
         Ok(Self {
             config: config.clone(),
@@ -284,19 +301,6 @@ fn to_datetime(t: Timestamp) -> Result<OffsetDateTime, CaError> {
     OffsetDateTime::from_unix_timestamp(t.unix_secs()).map_err(|e| CaError::BadCsr {
         detail: format!("time {t} out of range: {e}"),
     })
-}
-
-/// The DER of the first `CERTIFICATE` block of a PEM text.
-fn pem_first_der(pem: &str) -> Option<Vec<u8>> {
-    use base64::Engine as _;
-    let begin = "-----BEGIN CERTIFICATE-----";
-    let start = pem.find(begin)? + begin.len();
-    let end = pem[start..].find("-----END CERTIFICATE-----")? + start;
-    let body: String = pem[start..end]
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
-    base64::engine::general_purpose::STANDARD.decode(body).ok()
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use amt_wire::time::Timestamp;
 use thiserror::Error;
 
 use crate::env::ActiveDirectory;
+use crate::logs::{LogError, Logs};
 
 /// An AMT computer account in AD.
 #[derive(Clone, Debug, Eq, PartialEq)]
@@ -73,6 +74,20 @@ impl AdError {
             }
             Self::DisjointNamespace { .. } | Self::NoSuchAccount { .. } => &[],
         }
+    }
+
+    /// Writes this failure's documented lines ([`Self::log_ids`]) to `logs` (amtproxymgr.log).
+    pub fn emit_logs(&self, logs: &mut Logs, now: Timestamp) -> Result<(), LogError> {
+        if let Self::ContainerMissing {
+            container, fqdn, ..
+        } = self
+        {
+            let args = [("fqdn", fqdn.as_str()), ("container", container.as_str())];
+            for id in self.log_ids() {
+                logs.emit(id, &args, now)?;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -16,14 +16,18 @@ use amt_wire::hello::DeviceUuid;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use thiserror::Error;
 
+use crate::logs::LogConfig;
+
 /// The device DNS domain of the test PKI and the default device profile.
 pub const TEST_DOMAIN: &str = "corp.amt-sim.test";
 
 /// The UUID of the default `amt-sim` device profile (imported by [`Environment::default_for_tests`]).
-pub const TEST_DEVICE_UUID: &str = "8c4d2f0a-6b1e-4e3a-9d5c-3f2a1b0c9d8e";
+pub const TEST_DEVICE_UUID: &str = "8c4d6b2a-1f3e-4a5b-9c7d-0e1f2a3b4c5d";
 
 /// Everything the service point and site server know and depend on.
-#[derive(Clone, Debug, Eq, PartialEq, Serialize, Deserialize)]
+///
+/// `Debug` redacts every password (accounts, MEBx, ACL users, wireless passphrases).
+#[derive(Clone, Eq, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Environment {
     /// The ConfigMgr site: service pack, site mode, site code, service point name.
@@ -54,6 +58,8 @@ pub struct Environment {
     pub stage2: Stage2Settings,
     /// Connection timeouts and retries of the service point.
     pub timeouts: Timeouts,
+    /// Log framing: time-zone bias, thread ids, oobmgmt.log component, A-18 file, text overrides.
+    pub logs: LogConfig,
 }
 
 impl Default for Environment {
@@ -72,7 +78,29 @@ impl Default for Environment {
             wsman_translator: false,
             stage2: Stage2Settings::default(),
             timeouts: Timeouts::default(),
+            logs: LogConfig::default(),
         }
+    }
+}
+
+impl std::fmt::Debug for Environment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Environment")
+            .field("configmgr", &self.configmgr)
+            .field("computers", &self.computers)
+            .field("provisioning_certificates", &self.provisioning_certificates)
+            .field("accounts", &self.accounts)
+            .field("mebx_password", &"<redacted>")
+            .field("active_directory", &self.active_directory)
+            .field("enterprise_ca", &self.enterprise_ca)
+            .field("dns", &self.dns)
+            .field("dhcp", &self.dhcp)
+            .field("schannel_hotfix", &self.schannel_hotfix)
+            .field("wsman_translator", &self.wsman_translator)
+            .field("stage2", &self.stage2)
+            .field("timeouts", &self.timeouts)
+            .field("logs", &self.logs)
+            .finish()
     }
 }
 

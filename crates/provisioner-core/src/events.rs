@@ -333,7 +333,7 @@ mod tests {
 
     #[test]
     fn events_serialise_tagged_with_uuid_text() -> Result<(), Box<dyn std::error::Error>> {
-        let uuid = DeviceUuid::parse("8c4d2f0a-6b1e-4e3a-9d5c-3f2a1b0c9d8e")?;
+        let uuid = DeviceUuid::parse("8c4d6b2a-1f3e-4a5b-9c7d-0e1f2a3b4c5d")?;
         let mut log = EventLog::new();
         log.push(
             Timestamp::from_unix_millis(5),
@@ -344,7 +344,7 @@ mod tests {
         );
         assert_eq!(
             log.to_json_lines(),
-            "{\"at_ms\":5,\"event\":\"hello-discarded\",\"reason\":\"unknown-uuid\",\"uuid\":\"8c4d2f0a-6b1e-4e3a-9d5c-3f2a1b0c9d8e\"}\n"
+            "{\"at_ms\":5,\"event\":\"hello-discarded\",\"reason\":\"unknown-uuid\",\"uuid\":\"8c4d6b2a-1f3e-4a5b-9c7d-0e1f2a3b4c5d\"}\n"
         );
         let event = ProvisionEvent::Result {
             uuid,

@@ -5,8 +5,8 @@
 //! [`transport::Connector`]; the real-socket shell lives under `net/`, file access under `io/`.
 //!
 //! Environment, logs and the service point:
-//! - [`env`]: the simulated ConfigMgr environment (YAML): site, imported computers, certificates,
-//!   accounts, AD, CA, DNS, DHCP, stage-2 settings.
+//! - [`env`](mod@env): the simulated ConfigMgr environment (YAML): site, imported computers,
+//!   certificates, accounts, AD, CA, DNS, DHCP, stage-2 settings.
 //! - [`logs`]: the one catalog of log texts and the amtopmgr/amtproxymgr/oobmgmt line formats.
 //! - [`events`]: the step-by-step provisioning event stream.
 //! - [`servicepoint`]: Hello intake and in-band requests → provisioning actions.

@@ -258,8 +258,8 @@ impl ServicePoint {
                 otp_hash,
                 now,
             } => self.in_band(uuid, otp_hash, now),
-            Input::SessionFinished { uuid, result, now } => {
-                self.finished(uuid, result, now);
+            Input::SessionFinished { uuid, result, .. } => {
+                self.finished(uuid, result);
                 Vec::new()
             }
             Input::Tick { .. } => Vec::new(),
@@ -495,7 +495,9 @@ impl ServicePoint {
         }]
     }
 
-    fn finished(&mut self, uuid: DeviceUuid, result: SessionSummary, now: Timestamp) {
+    /// Records the end of a session. The session itself writes `provision.status-reported`
+    /// (amtproxymgr.log) when it reports to the site server, so nothing is logged here.
+    fn finished(&mut self, uuid: DeviceUuid, result: SessionSummary) {
         let record = self.devices.entry(uuid).or_default();
         record.running = false;
         record.status = match (result.outcome, result.amt_status) {
@@ -503,19 +505,5 @@ impl ServicePoint {
             (Outcome::Failed, AmtStatus::Unknown) => record.status,
             (Outcome::Failed, status) => status,
         };
-        let status = record.status.to_string();
-        let fqdn = self
-            .env
-            .computer(&uuid)
-            .map_or_else(|| uuid.to_string(), |c| c.fqdn.clone());
-        self.log(
-            "provision.status-reported",
-            &[
-                ("fqdn", &fqdn),
-                ("uuid", &uuid.to_string()),
-                ("status", &status),
-            ],
-            now,
-        );
     }
 }

@@ -98,7 +98,7 @@ pub static CATALOG: &[LogText] = &[
         "AD Task - CreateObject failed for {fqdn} in container {container}.",
         Error,
         Invented,
-        "error-catalog A-04 (S-DE says the FQDN and container accompany the CreateObject line; layout not given: a separate line is our choice)",
+        "invented (error-catalog A-04: S-DE says the FQDN and container accompany the CreateObject line, layout not given; a separate line is our choice)",
         Both,
     ),
     // in-band refused, client not approved (SP2 mixed mode).

@@ -144,3 +144,154 @@ mod tests {
         );
     }
 }
+
+/// Which framing a parsed line had.
+#[derive(Clone, Copy, Debug, Eq, PartialEq, Hash)]
+pub enum LineFormat {
+    /// SMS trace: `text  $$<COMPONENT><date time+bias><thread=N (0xN)>` (amtopmgr/amtproxymgr).
+    SmsTrace,
+    /// CMTrace: `<![LOG[text]LOG]!><time=… date=… component=… …>` (oobmgmt).
+    CmTrace,
+    /// No framing: the line is the message text.
+    Bare,
+}
+
+/// A log line split into message and framing fields (strings as written; not validated beyond shape).
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct ParsedLine {
+    /// The framing found.
+    pub format: LineFormat,
+    /// The message text.
+    pub message: String,
+    /// The component, if framed.
+    pub component: Option<String>,
+    /// `MM-DD-YYYY`, if framed.
+    pub date: Option<String>,
+    /// `HH:MM:SS.mmm`, if framed.
+    pub time: Option<String>,
+    /// The bias in minutes, if framed and numeric.
+    pub bias_minutes: Option<i32>,
+    /// The decimal thread id, if framed and numeric.
+    pub thread: Option<u32>,
+}
+
+/// Splits a line in either ConfigMgr format (or none) into message and fields. Never fails: a line
+/// without recognisable framing is [`LineFormat::Bare`]. Trailing CR/LF are ignored.
+pub fn parse_line(line: &str) -> ParsedLine {
+    let line = line.trim_end_matches(['\r', '\n']);
+    parse_cmtrace(line)
+        .or_else(|| parse_sms(line))
+        .unwrap_or_else(|| ParsedLine {
+            format: LineFormat::Bare,
+            message: line.to_owned(),
+            component: None,
+            date: None,
+            time: None,
+            bias_minutes: None,
+            thread: None,
+        })
+}
+
+/// Splits `HH:MM:SS.mmm+BIAS` (or `-BIAS`) at the sign.
+fn split_bias(time_bias: &str) -> (String, Option<i32>) {
+    match time_bias.rfind(['+', '-']) {
+        Some(i) => (time_bias[..i].to_owned(), time_bias[i..].parse().ok()),
+        None => (time_bias.to_owned(), None),
+    }
+}
+
+fn parse_sms(line: &str) -> Option<ParsedLine> {
+    let start = line.rfind("$$<")?;
+    let message = line[..start].strip_suffix("  ").unwrap_or(&line[..start]);
+    let rest = &line[start + 3..];
+    let (component, rest) = rest.split_once("><")?;
+    let (date_time, rest) = rest.split_once("><thread=")?;
+    let thread_part = rest.strip_suffix('>')?;
+    let thread = thread_part.split(' ').next().and_then(|t| t.parse().ok());
+    let (date, time_bias) = date_time.split_once(' ')?;
+    let (time, bias) = split_bias(time_bias);
+    Some(ParsedLine {
+        format: LineFormat::SmsTrace,
+        message: message.to_owned(),
+        component: Some(component.to_owned()),
+        date: Some(date.to_owned()),
+        time: Some(time),
+        bias_minutes: bias,
+        thread,
+    })
+}
+
+/// The value of `name="…"` in CMTrace attributes.
+fn attribute<'a>(attrs: &'a str, name: &str) -> Option<&'a str> {
+    let key = format!("{name}=\"");
+    let start = attrs.find(&key)? + key.len();
+    let end = attrs[start..].find('"')? + start;
+    Some(&attrs[start..end])
+}
+
+fn parse_cmtrace(line: &str) -> Option<ParsedLine> {
+    let body = line.strip_prefix("<![LOG[")?;
+    let end = body.rfind("]LOG]!>")?;
+    let message = &body[..end];
+    let attrs = &body[end + "]LOG]!>".len()..];
+    let (time, bias) = attribute(attrs, "time").map_or((None, None), |t| {
+        let (time, bias) = split_bias(t);
+        (Some(time), bias)
+    });
+    Some(ParsedLine {
+        format: LineFormat::CmTrace,
+        message: message.to_owned(),
+        component: attribute(attrs, "component").map(str::to_owned),
+        date: attribute(attrs, "date").map(str::to_owned),
+        time,
+        bias_minutes: bias,
+        thread: attribute(attrs, "thread").and_then(|t| t.parse().ok()),
+    })
+}
+
+#[cfg(test)]
+mod parse_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn framed_lines_parse_back(
+            text in "[ -~]{0,80}",
+            millis in -10_000_000_000_000i64..10_000_000_000_000,
+            bias in -720i32..=720,
+            thread in any::<u32>(),
+            type_code in 1u8..=3,
+        ) {
+            prop_assume!(!text.contains("$$<") && !text.contains("]LOG]!>"));
+            let now = Timestamp::from_unix_millis(millis);
+            let local = LocalTime::of(now, bias);
+            let sms = parse_line(&sms_line(&text, "SMS_AMT_OPERATION_MANAGER", now, bias, thread));
+            prop_assert_eq!(sms.format, LineFormat::SmsTrace);
+            prop_assert_eq!(&sms.message, &text);
+            prop_assert_eq!(sms.thread, Some(thread));
+            prop_assert_eq!(sms.bias_minutes, Some(bias));
+            prop_assert_eq!(sms.date, Some(local.date()));
+            prop_assert_eq!(sms.time, Some(local.time()));
+            let cm = parse_line(&cmtrace_line(&text, "OobMgmt", now, bias, thread, type_code, "f.cpp:1"));
+            prop_assert_eq!(cm.format, LineFormat::CmTrace);
+            prop_assert_eq!(&cm.message, &text);
+            prop_assert_eq!(cm.component.as_deref(), Some("OobMgmt"));
+            prop_assert_eq!(cm.thread, Some(thread));
+            prop_assert_eq!(cm.bias_minutes, Some(bias));
+        }
+
+        #[test]
+        fn parse_line_never_panics(line in "\\PC{0,200}") {
+            let parsed = parse_line(&line);
+            prop_assert!(parsed.message.len() <= line.len());
+        }
+    }
+
+    #[test]
+    fn bare_lines_stay_bare() {
+        let p = parse_line("Error code: 0x80072F8F\r\n");
+        assert_eq!(p.format, LineFormat::Bare);
+        assert_eq!(p.message, "Error code: 0x80072F8F");
+    }
+}

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 pub use catalog::CATALOG;
+pub use format::{LineFormat, ParsedLine, parse_line};
 
 /// One of the three log files the simulation writes.
 #[derive(Clone, Copy, Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Serialize, Deserialize)]
@@ -172,6 +173,79 @@ pub fn lookup(id: &str) -> Option<&'static LogText> {
     CATALOG.iter().find(|t| t.id == id)
 }
 
+/// The catalog entry whose template produces `message`, with the placeholder values recovered.
+///
+/// Templates are tried in catalog order; a placeholder takes the shortest text up to the next
+/// literal part (the rest of the message if it ends the template). Used to explain a pasted log
+/// line; `message` is the text without framing (see [`parse_line`]).
+pub fn match_message(message: &str) -> Option<(&'static LogText, Vec<(&'static str, String)>)> {
+    CATALOG
+        .iter()
+        .find_map(|t| match_template(t.template, message).map(|args| (t, args)))
+}
+
+/// Matches `message` against one template; the placeholder values on success.
+fn match_template<'t>(template: &'t str, message: &str) -> Option<Vec<(&'t str, String)>> {
+    let names = placeholders(template);
+    if names.is_empty() {
+        return (template == message).then(Vec::new);
+    }
+    // Literal parts around the placeholders: names.len() + 1 of them.
+    let mut literals = Vec::with_capacity(names.len() + 1);
+    let mut rest = template;
+    for name in &names {
+        let token = format!("{{{name}}}");
+        let at = rest.find(&token)?;
+        literals.push(&rest[..at]);
+        rest = &rest[at + token.len()..];
+    }
+    literals.push(rest);
+    let mut text = message.strip_prefix(*literals.first()?)?;
+    let mut args = Vec::with_capacity(names.len());
+    for (i, name) in names.iter().enumerate() {
+        let next = *literals.get(i + 1)?;
+        let end = if i + 1 == names.len() {
+            text.strip_suffix(next)?.len()
+        } else if next.is_empty() {
+            return None; // adjacent placeholders would be ambiguous; no template has them
+        } else {
+            text.find(next)?
+        };
+        if end == 0 {
+            return None;
+        }
+        args.push((*name, text[..end].to_owned()));
+        text = &text[end + next.len()..];
+    }
+    Some(args)
+}
+
+/// The catalog ids an error-catalog entry (`"A-18"`) writes, in order, for a service pack: every
+/// entry whose id is `entry` or starts with `entry.` and whose versions include `version`.
+/// A-03 writes the A-02 texts. Entries without documented lines give an empty list.
+pub fn entry_lines(entry: &str, version: crate::env::ConfigMgrVersion) -> Vec<&'static str> {
+    let entry = if entry == "A-03" { "A-02" } else { entry };
+    let prefix = format!("{entry}.");
+    CATALOG
+        .iter()
+        .filter(|t| t.id == entry || t.id.starts_with(&prefix))
+        .filter(|t| match (t.versions, version) {
+            (Versions::Both, _)
+            | (Versions::Sp1, crate::env::ConfigMgrVersion::Sp1)
+            | (Versions::Sp2, crate::env::ConfigMgrVersion::Sp2) => true,
+            (Versions::Sp1, _) | (Versions::Sp2, _) => false,
+        })
+        .map(|t| t.id)
+        .collect()
+}
+
+/// A pointer-like value for the `{hex}` of `A-18.apply` (`0x193b95c`, `0x6fcb970` in real posts):
+/// seven hex digits, 4-byte aligned, from the passed-in RNG.
+pub fn pointer_like_hex(rng: &mut dyn rand::RngCore) -> String {
+    let value = 0x0100_0000 + (rng.next_u32() % 0x0700_0000);
+    format!("{:#x}", value & !0x3)
+}
+
 /// Argument names that must never reach a log file.
 const SECRET_NAMES: [&str; 5] = ["password", "ha1", "otp", "secret", "passphrase"];
 
@@ -182,7 +256,10 @@ fn is_secret_name(name: &str) -> bool {
 }
 
 /// How the logs are framed: time zone, thread ids, the unknown client component, A-18's file.
-#[derive(Clone, Debug, Eq, PartialEq)]
+///
+/// Also the `logs:` section of the environment YAML (every key optional).
+#[derive(Clone, Debug, Eq, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct LogConfig {
     /// Minutes to add to local time to get UTC (`+480` = US Pacific standard time). Default 480.
     pub bias_minutes: i32,
@@ -500,6 +577,45 @@ mod tests {
             logs.lines(LogFile::AmtProxyMgr)[0].contains("$$<SMS_AMT_PROXY_COMPONENT>"),
             "A-18 in amtproxymgr.log takes that file's component"
         );
+    }
+
+    #[test]
+    fn messages_match_back_to_their_entry() {
+        let m = match_message("**** Error 0x6fcb970 returned by ApplyControlToken");
+        assert_eq!(
+            m.map(|(t, a)| (t.id, a)),
+            Some(("A-18.apply", vec![("hex", "0x6fcb970".to_owned())]))
+        );
+        let m = match_message("Error code: 0x80072F8F").map(|(t, _)| t.id);
+        assert_eq!(m, Some("A-19.code"));
+        assert!(match_message("something else entirely").is_none());
+    }
+
+    #[test]
+    fn entry_lines_follow_the_service_pack() {
+        use crate::env::ConfigMgrVersion::{Sp1, Sp2};
+        assert_eq!(entry_lines("A-02", Sp1), vec!["A-02.sp1"]);
+        assert_eq!(entry_lines("A-03", Sp2), vec!["A-02.sp2"]);
+        assert_eq!(
+            entry_lines("A-18", Sp1),
+            vec!["A-18.isc", "A-18.apply", "A-18.core-version"]
+        );
+        assert_eq!(entry_lines("A-19", Sp2).len(), 2);
+        assert!(entry_lines("A-19", Sp1).is_empty());
+        assert_eq!(entry_lines("A-1", Sp2), Vec::<&str>::new());
+        assert!(entry_lines("A-05", Sp2).is_empty());
+    }
+
+    #[test]
+    fn pointer_like_hex_looks_like_the_samples() {
+        use rand::SeedableRng;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        for _ in 0..100 {
+            let h = pointer_like_hex(&mut rng);
+            assert!(h.starts_with("0x") && h.len() == 9, "{h}");
+            let v = u32::from_str_radix(&h[2..], 16).unwrap_or(1);
+            assert_eq!(v % 4, 0);
+        }
     }
 
     #[test]
