@@ -18,8 +18,9 @@ use clap::Parser;
 use provisioner_core::ca::EnterpriseCaModel;
 use provisioner_core::clock::Clock as _;
 use provisioner_core::directory::Directory;
-use provisioner_core::env::{AmtAccount, Environment, ImportedComputer};
+use provisioner_core::env::{AmtAccount, Environment, ImportedComputer, ProvisioningCertRef};
 use provisioner_core::events::{EventLog, Outcome};
+use provisioner_core::io::pki::{load_enterprise_ca, read_provisioning_cert};
 use provisioner_core::logs::{LogConfig, Logs};
 use provisioner_core::net::hello_listener::HelloListener;
 use provisioner_core::net::{SystemClock, TcpConnector};
@@ -114,28 +115,30 @@ fn load(cli: &Cli) -> Result<Site> {
             })
             .collect::<Result<_>>()?;
     }
-    let mut identities = Vec::new();
-    if let (Some(chain), Some(key)) = (&cli.chain, &cli.key) {
-        identities.push(load_identity(chain, key)?);
-    } else if cli.chain.is_some() || cli.key.is_some() {
-        bail!("--chain and --key go together");
+    let mut refs = Vec::new();
+    match (&cli.chain, &cli.key) {
+        (Some(chain), Some(key)) => refs.push(ProvisioningCertRef {
+            chain_pem: chain.clone(),
+            key_pem: key.clone(),
+        }),
+        (None, None) => refs.clone_from(&env.provisioning_certificates),
+        _ => bail!("--chain and --key go together"),
     }
-    for cert in &env.provisioning_certificates {
-        if identities.is_empty() || cli.chain.is_none() {
-            identities.push(load_identity(&cert.chain_pem, &cert.key_pem)?);
-        }
+    if cli.chain.is_some() {
+        env.provisioning_certificates.clone_from(&refs);
     }
+    let identities = refs
+        .iter()
+        .map(|r| {
+            let cert = read_provisioning_cert(r)?;
+            ClientIdentity::from_der(cert.chain_der, cert.key_der)
+                .with_context(|| r.chain_pem.display().to_string())
+        })
+        .collect::<Result<Vec<_>>>()?;
     if identities.is_empty() {
         bail!("no provisioning certificate: give --chain and --key");
     }
-    let read =
-        |p: &Path| std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()));
-    let ca = EnterpriseCaModel::from_pem(
-        &env.enterprise_ca,
-        &read(&env.enterprise_ca.issuer_cert_pem)?,
-        &read(&env.enterprise_ca.issuer_key_pem)?,
-    )
-    .context("enterprise CA")?;
+    let ca = load_enterprise_ca(&env.enterprise_ca).context("enterprise CA")?;
     let directory = Directory::from_env(&env.active_directory);
     Ok(Site {
         env,
@@ -143,13 +146,6 @@ fn load(cli: &Cli) -> Result<Site> {
         ca,
         directory,
     })
-}
-
-fn load_identity(chain: &Path, key: &Path) -> Result<ClientIdentity> {
-    let chain_pem = std::fs::read(chain).with_context(|| format!("reading {}", chain.display()))?;
-    let key_pem = std::fs::read(key).with_context(|| format!("reading {}", key.display()))?;
-    ClientIdentity::from_pem(&chain_pem, &key_pem)
-        .with_context(|| format!("{} / {}", chain.display(), key.display()))
 }
 
 fn run(cli: &Cli) -> Result<bool> {

@@ -78,6 +78,18 @@ impl ClientIdentity {
         Ok(Self { chain, key })
     }
 
+    /// From DER: the chain leaf first (as `io::pki::read_provisioning_cert` returns it) and the
+    /// leaf's PKCS#8 key.
+    pub fn from_der(chain: Vec<Vec<u8>>, pkcs8_key: Vec<u8>) -> Result<Self, TlsError> {
+        if chain.is_empty() {
+            return Err(TlsError::Pem("certificate chain: no certificate".into()));
+        }
+        Ok(Self {
+            chain: chain.into_iter().map(CertificateDer::from).collect(),
+            key: PrivateKeyDer::Pkcs8(pkcs8_key.into()),
+        })
+    }
+
     /// The full chain as loaded (leaf first).
     pub fn chain(&self) -> &[CertificateDer<'static>] {
         &self.chain
