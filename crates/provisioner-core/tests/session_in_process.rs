@@ -82,6 +82,7 @@ impl Bench {
         };
         let mut ca_config = ca.config().clone();
         ca_config.deny = env.enterprise_ca.deny;
+        ca_config.crl_reachable = env.enterprise_ca.crl_reachable;
         ca.set_config(ca_config);
         Self {
             directory: Directory::from_env(&env.active_directory),
@@ -683,5 +684,26 @@ fn ca_denials_give_the_a09_and_a10_lines() -> TestResult {
         let messages = bench.messages(file);
         assert!(messages.iter().any(|m| m == line), "{deny}: {messages:#?}");
     }
+    Ok(())
+}
+
+#[test]
+fn an_unreachable_crl_fails_stage2_on_sp2_with_the_a19_lines() -> TestResult {
+    let mut env = Environment::default_for_tests();
+    env.enterprise_ca.crl_reachable = false;
+    let mut bench = Bench::with_env(DeviceProfile::default(), env);
+    let result = bench.run(Mode::OutOfBand);
+    assert_eq!(result.failed_step, Some(Step::Stage2), "{result:?}");
+    let op = bench.messages(LogFile::AmtOpMgr);
+    assert!(
+        op.iter()
+            .any(|m| m == "Description: A security error occurred"),
+        "{op:#?}"
+    );
+    assert!(op.iter().any(|m| m == "Error code: 0x80072F8F"));
+    assert!(
+        result.admin_password.is_some(),
+        "stage 1 committed: the password is reported"
+    );
     Ok(())
 }

@@ -16,6 +16,9 @@
 //!   invented `tls.failed` line.
 //! - A stage-1 WS-MAN failure on a device whose FQDN is longer than 44 bytes also logs the A-20
 //!   line (its third cause).
+//! - An unreachable CRL (`enterprise_ca.crl_reachable: false`) on SP2 fails the stage-2 connection
+//!   with the A-19 lines (WinRM checks the revocation of the device's new certificate before any
+//!   request); SP1 does not check.
 //! - `SetMEBxPassword` is always attempted with the configured password; a refusal with
 //!   `PT_STATUS_NOT_PERMITTED` (16, the password is no longer the default) is not an error and
 //!   leaves the MEBx password unreported.
@@ -461,6 +464,19 @@ impl Steps<'_> {
             let r = stage1::run(self, &mut client, sink, progress, ca, rng);
             sink.flush(&client);
             r?;
+        }
+        // SP2 on Windows Server 2008 R2: WinRM checks the CRL of the device's new certificate
+        // before any stage-2 request.
+        if self.is_sp2() && !ca.crl_reachable() {
+            sink.log("A-19.description", &[]);
+            sink.log("A-19.code", &[]);
+            sink.event(ProvisionEvent::TlsFailed {
+                detail: "certificate revocation check failed: 0x80072F8F".into(),
+            });
+            return Err(Failure::new(
+                Step::Stage2,
+                "tls/revocation-check: the CRL of the device certificate is unreachable (0x80072F8F)",
+            ));
         }
         let admin = progress.admin_password.clone().unwrap_or_default();
         let config = tls::anonymous_client_config()
