@@ -707,3 +707,81 @@ fn an_unreachable_crl_fails_stage2_on_sp2_with_the_a19_lines() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn in_band_end_to_end_client_agent_site_server_and_session() -> TestResult {
+    use amt_wire::thumbprint::HashAlgorithm;
+    use provisioner_core::client_agent::start_inband;
+    use provisioner_core::servicepoint::{Input, ServicePoint};
+
+    let profile = inband_profile();
+    let mut env = Environment::default_for_tests();
+    if let Some(c) = env.computers.first_mut() {
+        c.uuid = profile.device_uuid();
+        c.client_installed = true;
+        // In band there is no Hello: the site server resolves the computer's name.
+        c.wired_ip = Some(IpAddr::from([127, 0, 0, 1]));
+    }
+    let mut bench = Bench::with_env(profile, env.clone());
+    let root = bench
+        .identity
+        .root()
+        .map(|r| r.as_ref().to_vec())
+        .unwrap_or_default();
+    let roots = [HashAlgorithm::Sha256].map(|a| amt_wire::thumbprint::Thumbprint::of_der(a, &root));
+    let now = bench.clock.now();
+    // The client agent on the host: hashes over HECI, OTP generated and set, interface opened.
+    let hashes: Vec<_> = bench
+        .net
+        .with_device(0, |d| d.heci_get_hashes(now))
+        .ok_or("no device")?
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter(|h| h.active)
+        .map(|h| h.thumbprint)
+        .collect();
+    let mut client_logs = Logs::new(LogConfig::default());
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+    let computer = env.computers.first().cloned().ok_or("no computer")?;
+    let start = start_inband(&computer, &roots, &hashes, &mut rng, &mut client_logs, now)?;
+    bench
+        .net
+        .with_device(0, |d| {
+            d.heci_set_otp(&start.otp, now)
+                .and_then(|()| d.heci_start_configuration(now))
+                .map_err(|e| e.to_string())
+        })
+        .ok_or("no device")??;
+    // The site server and the service point.
+    let mut sp =
+        ServicePoint::with_root_certificates(env, &[root], Logs::new(LogConfig::default()));
+    let actions = sp.handle(Input::InBandRequest {
+        uuid: start.request.uuid,
+        otp_hash: start.request.otp_hash,
+        now,
+    });
+    assert_eq!(
+        actions.len(),
+        1,
+        "{:#?}",
+        sp.logs().messages(LogFile::AmtOpMgr)
+    );
+    let mut results = Vec::new();
+    for action in &actions {
+        let mut connector = bench.net.clone();
+        results.extend(session::run_action(
+            &mut sp,
+            action,
+            std::slice::from_ref(&bench.identity),
+            &mut connector,
+            &bench.clock,
+            &mut bench.directory,
+            &mut bench.ca,
+            &mut rng,
+        ));
+    }
+    let result = results.first().ok_or("no session")?;
+    assert_eq!(result.outcome, Outcome::Provisioned, "{result:?}");
+    assert_eq!(sp.status(&result.uuid), AmtStatus::Provisioned);
+    Ok(())
+}
