@@ -232,6 +232,21 @@ fn sp2_out_of_band_provisions_and_settings_read_back() -> TestResult {
         power.ends_with(" 1"),
         "SP2 sets the configured scheme: {power}"
     );
+    // The wire transcript: every WS-MAN call of both stages with its HTTP status.
+    let transcript: Vec<String> = bench
+        .events
+        .events()
+        .filter_map(|e| match e {
+            ProvisionEvent::WsmanCall {
+                class,
+                method,
+                status,
+            } => Some(format!("{method} {class} -> {status}")),
+            ProvisionEvent::StageStarted { stage } => Some(format!("-- stage {stage}")),
+            _ => None,
+        })
+        .collect();
+    insta::assert_snapshot!("sp2_wsman_transcript", transcript.join("\n"));
     Ok(())
 }
 

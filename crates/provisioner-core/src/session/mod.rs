@@ -253,8 +253,6 @@ pub(crate) struct Progress {
     pub(crate) web_cert_serial: Option<String>,
     pub(crate) admin_password: Option<String>,
     pub(crate) mebx_password: Option<String>,
-    /// Set once any HTTP response arrived over the setup TLS session.
-    pub(crate) tls_confirmed: bool,
 }
 
 /// Runs one provisioning session to its end and reports the result.
@@ -584,7 +582,6 @@ impl Steps<'_> {
                 return Err(self.first_call_failure(&e, sink));
             }
         };
-        progress.tls_confirmed = true;
         sink.event(ProvisionEvent::TlsEstablished {
             server_cert_sha256: progress
                 .setup_cert

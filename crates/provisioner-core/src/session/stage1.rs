@@ -490,6 +490,26 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #[test]
+        fn null_signed_csr_round_trips_any_name_and_key(
+            fqdn in "[a-z0-9.-]{1,300}",
+            key in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..700),
+        ) {
+            let csr = null_signed_csr(&fqdn, &key);
+            let parsed =
+                x509_parser::certification_request::X509CertificationRequest::from_der(&csr);
+            let Ok((rest, req)) = parsed else {
+                return Err(proptest::test_runner::TestCaseError::fail("does not parse"));
+            };
+            proptest::prop_assert!(rest.is_empty());
+            let info = &req.certification_request_info;
+            let cn = info.subject.iter_common_name().next().and_then(|c| c.as_str().ok());
+            proptest::prop_assert_eq!(cn, Some(fqdn.as_str()));
+            proptest::prop_assert_eq!(&*info.subject_pki.subject_public_key.data, key.as_slice());
+        }
+    }
+
     #[test]
     fn passwords_are_strong_and_vary() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
