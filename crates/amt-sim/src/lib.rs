@@ -4,3 +4,8 @@
 //! (Hello schedule, TLS policy, digest, WS-Management handlers, NVRAM model, faults) and a thin shell
 //! under `net/` that owns tokio, sockets and the wall clock. Only the wire formats in `amt-wire` exist
 //! so far; the device itself is built under its own issue.
+//!
+//! - [`net`]: the tokio shell (`amt-sim serve` / `fleet`): listeners, connection tasks with idle
+//!   timeouts, the Hello sender (one write, then close) and the JSON-lines event stream.
+
+pub mod net;
