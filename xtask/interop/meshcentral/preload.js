@@ -6,7 +6,10 @@
 //    (`certs.reverse().join('')`), so Node throws ERR_OSSL_X509_KEY_VALUES_MISMATCH and the server
 //    dies. Reorder `options.cert` so the certificate matching `options.key` comes first, followed by
 //    its issuers in order.
+// 3. It connects back to the reverse-DNS name of the Hello's source; where `localhost` resolves to
+//    ::1 first, that misses a device on 127.0.0.1: prefer IPv4 answers.
 'use strict';
+require('dns').setDefaultResultOrder('ipv4first');
 const net = require('net');
 const tls = require('tls');
 const crypto = require('crypto');
