@@ -16,6 +16,7 @@
 
 pub mod clock;
 pub mod events;
+pub mod fleet;
 pub mod hello;
 
 mod conn;
