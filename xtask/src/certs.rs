@@ -9,6 +9,11 @@
 //! certificate's key, that each chain file is leaf + intermediate + root, and that `README.md` and
 //! `thumbprints.txt` are exactly what the table and the certificates produce.
 //!
+//! It also keeps the device key pool in `device-pool/`: [`POOL_SIZE`] RSA-2048 PKCS#8 keys without
+//! certificates, which `amt-sim` embeds (`crates/amt-sim/src/keypool.rs`) so that simulated
+//! devices never generate keys. `check` proves each is a 2048-bit RSA key, that no two are equal,
+//! and that the subdirectory holds nothing else; the README lists their public-key fingerprints.
+//!
 //! rcgen cannot sign with SHA-1, so the SHA-1 root is made with SHA-256 and then patched: the two
 //! signature-algorithm OIDs (same encoded length) are rewritten and the TBS bytes are re-signed with
 //! RSA PKCS#1 v1.5 / SHA-1 (aws-lc-rs only verifies SHA-1, so the private-key operation is done
@@ -422,6 +427,15 @@ const SPECS: &[CertSpec] = &[
         purpose: "AMT OID + serverAuth, CN in a sibling domain sharing the last two labels with \
                   the device domain: accepted by AMT >= 3.2.1 (last-two-labels match), rejected by \
                   an exact-suffix policy.",
+        ..PROV
+    },
+    CertSpec {
+        stem: "prov-sha1-leaf",
+        serial: 0x1009,
+        sig: SigHash::Sha1,
+        purpose: "AMT OID + serverAuth under the main root, the leaf itself signed with SHA-1: \
+                  path validation must verify SHA-1 signatures for older firmware, and ME 16+ \
+                  refuses it.",
         ..PROV
     },
     CertSpec {

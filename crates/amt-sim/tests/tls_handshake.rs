@@ -408,7 +408,7 @@ fn no_client_certificate_is_refused_with_certificate_required() {
         assert!(verdict(&slot).is_none(), "the verifier never ran");
         assert_eq!(
             tls::verdict_after_error(&slot, &server_error),
-            Some(Err(TlsRefusal::NoClientCertificate))
+            Some(TlsRefusal::NoClientCertificate)
         );
     }
 }
@@ -497,4 +497,60 @@ fn provisioned_identity_from_a_stored_certificate_is_served() {
             .map(|c| c.to_vec()),
         Some(der)
     );
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Garbage from the network, alone or after a real ClientHello, gives an error (and a queued
+    /// alert or nothing), never a panic or a verdict.
+    #[test]
+    fn garbage_never_panics_and_never_yields_a_verdict(
+        garbage in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2048),
+        after_hello in proptest::prelude::any::<bool>(),
+    ) {
+        let (mut server, slot) = setup_server(policy(), TlsProfile::default());
+        if after_hello {
+            let mut client = client(Some("prov-oid"));
+            transfer(&mut client, &mut server).map_err(|e| {
+                proptest::test_runner::TestCaseError::fail(format!("ClientHello refused: {e}"))
+            })?;
+        }
+        let mut rd = &garbage[..];
+        let mut result = Ok(());
+        while !rd.is_empty() && result.is_ok() {
+            match server.read_tls(&mut rd) {
+                Ok(_) => result = server.process_new_packets().map(|_| ()),
+                Err(_) => break, // rustls refuses to buffer more: the peer is misbehaving
+            }
+        }
+        proptest::prop_assert!(verdict(&slot).is_none());
+        proptest::prop_assert!(server.is_handshaking());
+    }
+}
+
+/// A client whose key does not match its (accepted) chain fails on its CertificateVerify: the
+/// chain verdict stays `Ok`, and that failure is not reported as a firmware refusal.
+#[test]
+fn wrong_client_key_fails_after_an_accepted_chain() {
+    let provider = provider();
+    let signer = rustls::crypto::aws_lc_rs::sign::any_supported_type(&key("prov-ou")).expect("key");
+    let certified = rustls::sign::CertifiedKey::new(chain("prov-oid"), signer);
+    let config = ClientConfig::builder_with_provider(Arc::clone(&provider))
+        .with_protocol_versions(&[&rustls::version::TLS12])
+        .expect("versions")
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AcceptAnyServer(provider)))
+        .with_client_cert_resolver(Arc::new(rustls::sign::SingleCertAndKey::from(certified)));
+    let name = ServerName::try_from("device").expect("name");
+    let mut client = ClientConnection::new(Arc::new(config), name).expect("client");
+    let (mut server, slot) = setup_server(policy(), TlsProfile::default());
+    let outcome = handshake(&mut client, &mut server);
+    let server_error = outcome.server.expect_err("CertificateVerify must fail");
+    assert!(
+        matches!(verdict(&slot), Some(Ok(_))),
+        "the chain itself was fine"
+    );
+    assert_eq!(tls::verdict_after_error(&slot, &server_error), None);
+    assert!(outcome.client.is_err());
 }

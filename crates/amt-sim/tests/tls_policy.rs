@@ -331,6 +331,31 @@ fn sha1_root_is_refused_only_when_sha1_is() {
 }
 
 #[test]
+fn sha1_signed_leaf_validates_on_old_firmware_and_is_refused_on_me16() {
+    // Path validation verifies the SHA-1 signature (webpki alone cannot).
+    let p = policy("root-rsa2048");
+    assert!(check("prov-sha1-leaf", &p).is_ok());
+    let mut p = policy("root-rsa2048");
+    p.refuse_sha1 = true;
+    let result = check("prov-sha1-leaf", &p);
+    let Err(TlsRefusal::Sha1InChain { subject }) = result else {
+        panic!("expected Sha1InChain, got {result:?}");
+    };
+    assert!(subject.contains("provisionserver"), "{subject}");
+    // A tampered SHA-1 signature is still caught by path validation.
+    let mut c = chain("prov-sha1-leaf");
+    let mut leaf = c[0].to_vec();
+    if let Some(last) = leaf.last_mut() {
+        *last ^= 0x80;
+    }
+    c[0] = CertificateDer::from(leaf);
+    assert_eq!(
+        refusal_id(check_provisioning_chain(&c, &policy("root-rsa2048"))),
+        "path-invalid"
+    );
+}
+
+#[test]
 fn expired_leaf_is_refused() {
     let result = check("prov-expired", &policy("root-rsa2048"));
     let Err(TlsRefusal::Expired {
@@ -492,6 +517,7 @@ fn verdicts_for_the_whole_test_pki() {
         "prov-ou-wrong-case",
         "prov-oid-no-serverauth",
         "prov-sibling-domain",
+        "prov-sha1-leaf",
         "device-web-01",
     ] {
         for (name, policy) in [("amt-6", &old), ("me-16", &me16), ("date-zero", &date_zero)] {

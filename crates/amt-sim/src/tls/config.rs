@@ -29,6 +29,11 @@ use super::policy::ProvisioningPolicy;
 use super::verifier::{AmtClientVerifier, VerdictSlot};
 
 /// Which TLS versions the device offers.
+///
+/// Only TLS 1.2 and 1.3 exist here: rustls has no TLS 1.0/1.1, no RSA key transport and no CBC
+/// suites, so the older firmware profiles (AMT ≤ 11, and the AMT 11/12 suite lists) cannot be
+/// reproduced; a TLS 1.2 client that offers only RSA key exchange (e.g. MeshCentral's
+/// `RSA+AES` cipher list) fails against [`TlsProfile::TLS12_ONLY`] and needs TLS 1.3.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TlsProfile {
     /// Offer TLS 1.2.

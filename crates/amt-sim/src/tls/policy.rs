@@ -29,8 +29,8 @@
 //! 8. the leaf carries the AMT provisioning EKU `2.16.840.1.113741.1.2.3` **or** the subject OU
 //!    exactly `Intel(R) Client Setup Certificate` (case-sensitive)
 //!    ([`TlsRefusal::NoIntelOidOrOu`]); clientAuth is never required;
-//! 9. the leaf is a server certificate: if it has an EKU extension, serverAuth is in it
-//!    ([`TlsRefusal::NotServerCertificate`]; amt-protocol.md §2.1 3c/d "is a server certificate",
+//! 9. the leaf is a server certificate: if it has an EKU extension, serverAuth (or
+//!    anyExtendedKeyUsage) is in it ([`TlsRefusal::NotServerCertificate`]; amt-protocol.md §2.1 3c/d "is a server certificate",
 //!    §2.2 "must contain the SSL Server OID"). A leaf without any EKU extension is unrestricted and
 //!    passes this rule;
 //! 10. the device has a DNS domain ([`TlsRefusal::NoDomainSuffix`]) and the leaf's first subject
@@ -534,7 +534,10 @@ pub fn check_provisioning_chain(
     }
 
     // 9. A server certificate.
-    if eku.as_ref().is_some_and(|e| !e.value.server_auth) {
+    if eku
+        .as_ref()
+        .is_some_and(|e| !e.value.server_auth && !e.value.any)
+    {
         return Err(TlsRefusal::NotServerCertificate {
             subject: subject_of(leaf),
         });
@@ -687,6 +690,32 @@ mod tests {
         assert!(cn_matches(CnRule::LastTwoLabels, "host.lan", "lan"));
         assert!(!cn_matches(CnRule::LastTwoLabels, "host.lan.", "lan"));
         assert_eq!(normalize_name(" PS.Corp.Example. "), "ps.corp.example");
+    }
+
+    proptest::proptest! {
+        /// An exact-suffix match is always a last-two-labels match, never the other way round
+        /// for a sibling domain; the rules never panic on odd names.
+        #[test]
+        fn exact_suffix_implies_last_two_labels(
+            domain in "[a-z]{1,4}(\\.[a-z]{1,4}){0,3}",
+            host in "[a-z.]{0,12}",
+            sibling in "[a-z]{1,4}",
+        ) {
+            let cn = if host.is_empty() { domain.clone() } else { format!("{host}.{domain}") };
+            proptest::prop_assert!(cn_matches(CnRule::ExactSuffix, &cn, &domain));
+            proptest::prop_assert!(cn_matches(CnRule::LastTwoLabels, &cn, &domain));
+            proptest::prop_assert!(cn_matches(CnRule::LastTwoLabelsComNetOnly, &cn, &domain));
+            // Replace the domain's first label (when it has three or more) with another one.
+            let labels: Vec<&str> = domain.split('.').collect();
+            if labels.len() >= 3 && labels[0] != sibling {
+                let other = std::iter::once(sibling.as_str())
+                    .chain(labels[1..].iter().copied())
+                    .collect::<Vec<_>>()
+                    .join(".");
+                proptest::prop_assert!(cn_matches(CnRule::LastTwoLabels, &other, &domain));
+                proptest::prop_assert!(!cn_matches(CnRule::ExactSuffix, &other, &domain));
+            }
+        }
     }
 
     #[test]

@@ -38,18 +38,17 @@ pub fn read_verdict(slot: &VerdictSlot) -> Option<Result<AcceptedChain, TlsRefus
     slot.lock().unwrap_or_else(PoisonError::into_inner).clone()
 }
 
-/// The verdict to report after a setup handshake failed with `error`: the slot's verdict if the
-/// verifier ran, [`TlsRefusal::NoClientCertificate`] if rustls refused an empty client
-/// certificate message, otherwise `None` (the handshake failed for another reason, e.g. no
-/// common protocol version or cipher suite).
-pub fn verdict_after_error(
-    slot: &VerdictSlot,
-    error: &rustls::Error,
-) -> Option<Result<AcceptedChain, TlsRefusal>> {
-    read_verdict(slot).or_else(|| {
-        matches!(error, rustls::Error::NoCertificatesPresented)
-            .then_some(Err(TlsRefusal::NoClientCertificate))
-    })
+/// The firmware refusal behind a failed setup handshake: the slot's refusal if the verifier
+/// refused the chain, [`TlsRefusal::NoClientCertificate`] if rustls refused an empty client
+/// certificate message, otherwise `None` — the handshake failed for another reason (no common
+/// version or cipher suite, a bad CertificateVerify signature after an accepted chain, garbage).
+pub fn verdict_after_error(slot: &VerdictSlot, error: &rustls::Error) -> Option<TlsRefusal> {
+    match read_verdict(slot) {
+        Some(Err(refusal)) => Some(refusal),
+        Some(Ok(_)) => None,
+        None => matches!(error, rustls::Error::NoCertificatesPresented)
+            .then_some(TlsRefusal::NoClientCertificate),
+    }
 }
 
 /// The [`TlsRefusal`] inside a rustls error made by this verifier with the certificate_unknown
@@ -187,7 +186,7 @@ mod tests {
         let slot = VerdictSlot::default();
         assert_eq!(
             verdict_after_error(&slot, &rustls::Error::NoCertificatesPresented),
-            Some(Err(TlsRefusal::NoClientCertificate))
+            Some(TlsRefusal::NoClientCertificate)
         );
         assert_eq!(
             verdict_after_error(&slot, &rustls::Error::HandshakeNotComplete),
@@ -196,7 +195,21 @@ mod tests {
         *slot.lock().expect("lock") = Some(Err(TlsRefusal::NoDomainSuffix));
         assert_eq!(
             verdict_after_error(&slot, &rustls::Error::HandshakeNotComplete),
-            Some(Err(TlsRefusal::NoDomainSuffix))
+            Some(TlsRefusal::NoDomainSuffix)
+        );
+        // An accepted chain followed by another failure is not a firmware refusal.
+        *slot.lock().expect("lock") = Some(Ok(AcceptedChain {
+            leaf_cn: "x".to_owned(),
+            root_thumbprint_sha256: amt_wire::thumbprint::Thumbprint::of_der(
+                amt_wire::thumbprint::HashAlgorithm::Sha256,
+                b"root",
+            ),
+            matched_hash_name: "h".to_owned(),
+            chain_len: 2,
+        }));
+        assert_eq!(
+            verdict_after_error(&slot, &rustls::Error::DecryptError),
+            None
         );
     }
 }
