@@ -343,6 +343,7 @@ mod device {
         type Connection = ();
         fn accept(
             &mut self,
+            _: amt_sim::net::Listener,
             _: SocketAddr,
             _: SocketAddr,
             _: amt_wire::time::Timestamp,

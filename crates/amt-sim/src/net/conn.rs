@@ -10,7 +10,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
 
-use super::{DeviceCore, Output, Shared, clock, stopped};
+use super::{DeviceCore, Listener, Output, Shared, clock, stopped};
 
 /// Bytes read from a socket at a time; the core bounds what it buffers across reads.
 const READ_CHUNK: usize = 16 * 1024;
@@ -18,6 +18,7 @@ const READ_CHUNK: usize = 16 * 1024;
 /// Accepts connections until `stop`; each gets its own task while a permit is free.
 pub(crate) async fn accept_loop<D: DeviceCore>(
     shared: Arc<Shared<D>>,
+    kind: Listener,
     listener: TcpListener,
     limit: Arc<Semaphore>,
     mut stop: watch::Receiver<bool>,
@@ -48,7 +49,7 @@ pub(crate) async fn accept_loop<D: DeviceCore>(
         let shared = Arc::clone(&shared);
         let stop = stop.clone();
         tokio::spawn(async move {
-            serve_connection(&shared, stream, local, peer, stop).await;
+            serve_connection(&shared, kind, stream, local, peer, stop).await;
             drop(permit);
         });
     }
@@ -67,6 +68,7 @@ enum End {
 
 async fn serve_connection<D: DeviceCore>(
     shared: &Shared<D>,
+    kind: Listener,
     mut stream: TcpStream,
     local: SocketAddr,
     peer: SocketAddr,
@@ -75,7 +77,7 @@ async fn serve_connection<D: DeviceCore>(
     let label = &shared.options.label;
     let idle = shared.options.idle_timeout;
     let accepted = shared
-        .with_core(|core| core.accept(local, peer, clock::now()))
+        .with_core(|core| core.accept(kind, local, peer, clock::now()))
         .await;
     let mut conn = match accepted {
         Ok(conn) => conn,

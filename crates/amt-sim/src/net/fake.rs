@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use amt_wire::time::Timestamp;
 
-use super::{Beacon, BeaconTarget, DeviceCore, Output};
+use super::{Beacon, BeaconTarget, DeviceCore, Listener, Output};
 
 /// Answers each `\n`-terminated line with `echo: LINE\n`; `close` closes, `delay MS` answers late.
 /// Sends one Hello per entry of `hellos` to `hello_to`.
@@ -39,6 +39,7 @@ impl DeviceCore for FakeCore {
 
     fn accept(
         &mut self,
+        _listener: Listener,
         _local: SocketAddr,
         peer: SocketAddr,
         _now: Timestamp,

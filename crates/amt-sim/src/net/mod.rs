@@ -38,10 +38,11 @@ pub trait DeviceCore: Send + 'static {
     /// Per-connection protocol state (TLS records, HTTP decoder, session).
     type Connection: Send + 'static;
 
-    /// A new TCP connection from `peer` arrived on the local address `local` (whose port says
-    /// plain HTTP or TLS). `Err` carries the reason the device refuses it (for the log).
+    /// A new TCP connection from `peer` arrived on the `listener` bound to `local`. `Err`
+    /// carries the reason the device refuses it (for the log).
     fn accept(
         &mut self,
+        listener: Listener,
         local: SocketAddr,
         peer: SocketAddr,
         now: Timestamp,
@@ -61,6 +62,15 @@ pub trait DeviceCore: Send + 'static {
 
     /// Appends the events recorded since the last call, one JSON document per entry.
     fn drain_event_lines(&mut self, out: &mut Vec<String>);
+}
+
+/// Which of a device's two listeners a connection came in on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listener {
+    /// Plain HTTP (16992).
+    Http,
+    /// TLS (16993).
+    Tls,
 }
 
 /// What the core asks the shell to do after a read.
@@ -229,9 +239,10 @@ pub fn start<D: DeviceCore>(
         options,
     });
     let mut tasks = JoinSet::new();
-    for listener in [bound.http, bound.tls] {
+    for (kind, listener) in [(Listener::Http, bound.http), (Listener::Tls, bound.tls)] {
         tasks.spawn(conn::accept_loop(
             Arc::clone(&shared),
+            kind,
             listener,
             Arc::clone(&limit),
             stop_rx.clone(),
