@@ -6,8 +6,9 @@
 //!    provisioned device; each answer is classified and compared with `expected-faults.txt`.
 //! 3. PyPI `amt`'s `amtctrl` reads and changes the power state of the provisioned device.
 //!
-//! Steps 2 and 3 start from the state directory that step 1 left (kept in
-//! `target/interop/device/provisioned-state`), so they can be rerun alone.
+//! Steps 2 and 3 run a device provisioned by its profile (`xtask/interop/provisioned.yaml`: post
+//! state, admin password set), so each step runs alone; step 1 checks that MeshCentral's new admin
+//! password works on the device it provisioned.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -43,8 +44,15 @@ impl Env {
         self.cache.join("npm")
     }
 
-    fn provisioned_state(&self) -> PathBuf {
-        self.work.join("provisioned-state")
+    /// `--profile` of a device that is already provisioned.
+    fn provisioned_profile(&self) -> Vec<String> {
+        vec![
+            "--profile".into(),
+            self.root
+                .join("xtask/interop/provisioned.yaml")
+                .display()
+                .to_string(),
+        ]
     }
 }
 
@@ -86,21 +94,6 @@ impl Sim {
         );
         Ok(())
     }
-}
-
-/// Copies a directory's files (state directories are flat).
-fn copy_dir(from: &Path, to: &Path) -> Result<()> {
-    if to.exists() {
-        std::fs::remove_dir_all(to).with_context(|| format!("clearing {}", to.display()))?;
-    }
-    std::fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
-    for entry in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
-        let entry = entry?;
-        if entry.file_type()?.is_file() {
-            std::fs::copy(entry.path(), to.join(entry.file_name()))?;
-        }
-    }
-    Ok(())
 }
 
 /// A device-level step.
@@ -265,6 +258,16 @@ fn meshcentral_inner(env: &Env) -> Result<String> {
         .map(|_| "inventory read")
         .unwrap_or("inventory not finished within 60 s");
     drop(mc);
+    // The admin password MeshCentral set works over plain HTTP too (it left
+    // AcceptNonSecureConnections on).
+    let get = env
+        .root
+        .join("crates/amt-wire/testdata/wsman/requests/gwm_get_general_settings.xml");
+    let answers = replay_files(env, sim.http, std::slice::from_ref(&get))?;
+    ensure!(
+        answers.values().all(|a| a.outcome == "ok"),
+        "Get AMT_GeneralSettings as admin with MeshCentral's password: {answers:?}"
+    );
     let (uuid, tls) = (sim.uuid.clone(), sim.tls);
     sim.stop()?;
 
@@ -274,7 +277,6 @@ fn meshcentral_inner(env: &Env) -> Result<String> {
         "the device's event stream never mentions the Post state ({})",
         events.display()
     );
-    copy_dir(&state, &env.provisioned_state())?;
     Ok(format!(
         "device {uuid} TLS {tls}; MeshCentral start {:.1}s, activation {:.1}s, TLS management reconnect {:.1}s, {inventory}",
         mc_start.as_secs_f64(),
@@ -386,12 +388,6 @@ pub(crate) fn wsman_messages(env: &Env) -> Verdict {
 }
 
 fn wsman_inner(env: &Env) -> Result<String> {
-    let provisioned = env.provisioned_state();
-    ensure!(
-        provisioned.exists(),
-        "no provisioned device state (the MeshCentral step provisions it): {}",
-        provisioned.display()
-    );
     let corpus = env.root.join("target/interop/requests");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&corpus)
         .with_context(|| format!("reading {} (the wire step generates it)", corpus.display()))?
@@ -417,27 +413,25 @@ fn wsman_inner(env: &Env) -> Result<String> {
     let (reads, changes): (Vec<PathBuf>, Vec<PathBuf>) =
         files.iter().cloned().partition(|p| read_only(&stem(p)));
 
-    let state = env.work.join("replay-state");
-    let args = |state: &Path| {
-        vec![
-            "--bind".to_string(),
-            "127.0.0.1".into(),
-            "--http-port".into(),
-            "0".into(),
-            "--tls-port".into(),
-            "0".into(),
-            "--no-hello".into(),
-            "--state-dir".into(),
-            state.display().to_string(),
+    // No state directory: each start is the profile's freshly provisioned device.
+    let mut args = env.provisioned_profile();
+    args.extend(
+        [
+            "--bind",
+            "127.0.0.1",
+            "--http-port",
+            "0",
+            "--tls-port",
+            "0",
+            "--no-hello",
         ]
-    };
-    copy_dir(&provisioned, &state)?;
-    let sim = Sim::start(env, "amt-sim-replay", &args(&state))?;
+        .map(String::from),
+    );
+    let sim = Sim::start(env, "amt-sim-replay", &args)?;
     let mut answers = replay_files(env, sim.http, &reads)?;
     sim.stop()?;
     for file in &changes {
-        copy_dir(&provisioned, &state)?;
-        let sim = Sim::start(env, "amt-sim-replay-change", &args(&state))?;
+        let sim = Sim::start(env, "amt-sim-replay-change", &args)?;
         answers.extend(replay_files(env, sim.http, std::slice::from_ref(file))?);
         sim.stop()?;
     }
@@ -512,31 +506,22 @@ pub(crate) fn amtctrl(env: &Env) -> Verdict {
 }
 
 fn amtctrl_inner(env: &Env) -> Result<String> {
-    let provisioned = env.provisioned_state();
-    ensure!(
-        provisioned.exists(),
-        "no provisioned device state (the MeshCentral step provisions it): {}",
-        provisioned.display()
-    );
     // amtctrl's URL is fixed to port 16992; any loopback address will do for the host.
     let ip = loopback_with_free(&[16992])?;
-    let state = env.work.join("amtctrl-state");
-    copy_dir(&provisioned, &state)?;
-    let sim = Sim::start(
-        env,
-        "amt-sim-amtctrl",
-        &[
-            "--bind".into(),
-            ip.to_string(),
-            "--http-port".into(),
-            "16992".into(),
-            "--tls-port".into(),
-            "0".into(),
-            "--no-hello".into(),
-            "--state-dir".into(),
-            state.display().to_string(),
-        ],
-    )?;
+    let mut args = env.provisioned_profile();
+    args.extend(
+        [
+            "--bind",
+            &ip.to_string(),
+            "--http-port",
+            "16992",
+            "--tls-port",
+            "0",
+            "--no-hello",
+        ]
+        .map(String::from),
+    );
+    let sim = Sim::start(env, "amt-sim-amtctrl", &args)?;
     let xdg = env.work.join("amtctrl-xdg");
     std::fs::create_dir_all(&xdg)?;
     let amtctrl = env.cache.join("py/bin/amtctrl");
