@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use amt_sim::net::events::EventWriter;
 use amt_sim::net::fleet::Layout;
-use amt_sim::net::{Bound, DeviceCore, EventSink, RunningDevice, ShellOptions, clock, start};
+use amt_sim::net::{Bound, EventSink, RunningDevice, ShellOptions, clock, start};
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
@@ -172,7 +172,7 @@ fn say(line: &str) -> Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> Result<()> {
-    let factory = device::Factory::new(&args.device)?;
+    let factory = device::Factory::new(&args.device, false)?;
     let (http_port, tls_port) = factory.ports(&args.device);
     let bound = Bound::bind(
         SocketAddr::new(args.bind, http_port),
@@ -209,7 +209,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
 }
 
 async fn fleet(args: FleetArgs) -> Result<()> {
-    let factory = device::Factory::new(&args.device)?;
+    let factory = device::Factory::new(&args.device, true)?;
     let layout = if args.per_address {
         let (http, tls) = factory.ports(&args.device);
         Layout::Addresses {
@@ -303,74 +303,98 @@ struct Built<D> {
 
 /// Building real devices from the profile and options.
 mod device {
+    use std::path::Path;
+
+    use amt_sim::device::Device;
+    use amt_sim::io::store::StateStore;
+    use amt_sim::net::fleet::nth_uuid;
+    use amt_sim::profile::{DEFAULT_PROFILE_YAML, DeviceProfile};
+
     use super::*;
 
-    /// The profile and options every device of this process starts from.
-    pub(super) struct Factory {}
-
-    /// The device core type the shell runs.
-    pub(super) type Core = NotYet;
-
-    /// Placeholder until the device core is merged.
-    pub(super) struct NotYet;
+    /// The profile (with the options applied) every device of this process starts from.
+    pub(super) struct Factory {
+        profile: DeviceProfile,
+        /// One state subdirectory per device (`fleet`) or the directory itself (`serve`).
+        per_device_state: bool,
+    }
 
     impl Factory {
-        pub(super) fn new(_args: &DeviceArgs) -> Result<Self> {
-            anyhow::bail!("the device core is not merged into this build yet")
+        pub(super) fn new(args: &DeviceArgs, per_device_state: bool) -> Result<Self> {
+            let mut profile = match &args.profile {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path)
+                        .with_context(|| format!("reading the profile {}", path.display()))?;
+                    let base = path.parent().unwrap_or_else(|| Path::new("."));
+                    DeviceProfile::from_yaml(&text, base)
+                        .with_context(|| format!("profile {}", path.display()))?
+                }
+                None => DeviceProfile::from_yaml(DEFAULT_PROFILE_YAML, Path::new("."))
+                    .context("the embedded default profile")?,
+            };
+            if let Some(server) = &args.provision_server {
+                profile.provisioning.server = Some(server.clone());
+            }
+            profile.validate().context("profile")?;
+            Ok(Self {
+                profile,
+                per_device_state,
+            })
         }
 
         /// The ports to bind: the options', else the profile's.
         pub(super) fn ports(&self, args: &DeviceArgs) -> (u16, u16) {
             (
-                args.http_port.unwrap_or(16992),
-                args.tls_port.unwrap_or(16993),
+                args.http_port.unwrap_or(self.profile.ports.http),
+                args.tls_port.unwrap_or(self.profile.ports.tls),
             )
         }
 
+        /// Device `index`, told the addresses its listeners are bound to.
         pub(super) fn build(
             &self,
-            _args: &DeviceArgs,
-            _index: u32,
-            _http: SocketAddr,
-            _tls: SocketAddr,
-        ) -> Result<Built<Core>> {
-            let _ = clock::now();
-            anyhow::bail!("the device core is not merged into this build yet")
+            args: &DeviceArgs,
+            index: u32,
+            http: SocketAddr,
+            tls: SocketAddr,
+        ) -> Result<Built<Device>> {
+            let mut profile = self.profile.clone();
+            let uuid = nth_uuid(profile.device_uuid(), index);
+            profile.uuid = uuid.to_string();
+            profile.ports.http = http.port();
+            profile.ports.tls = tls.port();
+            if let IpAddr::V4(ip) = http.ip()
+                && !ip.is_unspecified()
+            {
+                // The device's own (wired) address is where it listens.
+                profile.network.wired.ipv4 = Some(ip);
+            }
+            let hello = profile
+                .hello_target()
+                .map_or_else(|reason| format!("none({reason})"), |t| t.to_string());
+            let store = match &args.state_dir {
+                None => None,
+                Some(dir) => {
+                    let dir = if self.per_device_state {
+                        dir.join(format!("device-{index:05}"))
+                    } else {
+                        dir.clone()
+                    };
+                    Some(
+                        StateStore::open(&dir)
+                            .with_context(|| format!("state directory {}", dir.display()))?,
+                    )
+                }
+            };
+            let seed = args.seed.wrapping_add(u64::from(index));
+            let mut core = Device::new(profile, store, seed, clock::now())
+                .with_context(|| format!("device {index} ({uuid})"))?;
+            core.set_bound_ports(http.port(), tls.port());
+            Ok(Built {
+                core,
+                uuid: uuid.to_string(),
+                hello,
+            })
         }
-    }
-
-    impl DeviceCore for NotYet {
-        type Connection = ();
-        fn accept(
-            &mut self,
-            _: amt_sim::net::Listener,
-            _: SocketAddr,
-            _: SocketAddr,
-            _: amt_wire::time::Timestamp,
-        ) -> Result<(), String> {
-            Err("no device".into())
-        }
-        fn receive(
-            &mut self,
-            _: &mut (),
-            _: &[u8],
-            _: amt_wire::time::Timestamp,
-        ) -> amt_sim::net::Output {
-            amt_sim::net::Output::default()
-        }
-        fn peer_closed(
-            &mut self,
-            _: &mut (),
-            _: amt_wire::time::Timestamp,
-        ) -> amt_sim::net::Output {
-            amt_sim::net::Output::default()
-        }
-        fn next_hello_due(&self) -> Option<amt_wire::time::Timestamp> {
-            None
-        }
-        fn poll_hello(&mut self, _: amt_wire::time::Timestamp) -> Option<amt_sim::net::Beacon> {
-            None
-        }
-        fn drain_event_lines(&mut self, _: &mut Vec<String>) {}
     }
 }

@@ -20,6 +20,7 @@ pub mod fleet;
 pub mod hello;
 
 mod conn;
+mod core_impl;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};

@@ -155,7 +155,9 @@ impl Client {
     pub fn post_once(&mut self, body: &str) -> Result<Response> {
         let mut request = Request::new("POST", "/wsman");
         request.headers.push("Host", self.addr.to_string());
-        request.headers.push("Content-Type", "application/soap+xml; charset=UTF-8");
+        request
+            .headers
+            .push("Content-Type", "application/soap+xml; charset=UTF-8");
         if let Some(challenge) = &self.challenge {
             self.nc += 1;
             let auth = challenge.answer(
@@ -204,7 +206,10 @@ impl Client {
             let n = stream.read(&mut buf)?;
             if n == 0 {
                 self.stream = None;
-                return self.decoder.finish()?.ok_or_else(|| "connection closed without a response".into());
+                return self
+                    .decoder
+                    .finish()?
+                    .ok_or_else(|| "connection closed without a response".into());
             }
             self.decoder.feed(buf.get(..n).unwrap_or_default())?;
         }
