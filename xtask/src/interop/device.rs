@@ -272,9 +272,13 @@ fn meshcentral_inner(env: &Env) -> Result<String> {
     sim.stop()?;
 
     let events_text = std::fs::read_to_string(&events).unwrap_or_default();
+    let reached_post = events_text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .any(|e| e["event"] == "state-changed" && e["to"] == "post");
     ensure!(
-        events_text.to_ascii_lowercase().contains("post"),
-        "the device's event stream never mentions the Post state ({})",
+        reached_post,
+        "the device's event stream has no state-changed event to post ({})",
         events.display()
     );
     Ok(format!(
