@@ -9,6 +9,11 @@
 //! certificate's key, that each chain file is leaf + intermediate + root, and that `README.md` and
 //! `thumbprints.txt` are exactly what the table and the certificates produce.
 //!
+//! It also keeps the device key pool in `device-pool/`: [`POOL_SIZE`] RSA-2048 PKCS#8 keys without
+//! certificates, which `amt-sim` embeds (`crates/amt-sim/src/keypool.rs`) so that simulated
+//! devices never generate keys. `check` proves each is a 2048-bit RSA key, that no two are equal,
+//! and that the subdirectory holds nothing else; the README lists their public-key fingerprints.
+//!
 //! rcgen cannot sign with SHA-1, so the SHA-1 root is made with SHA-256 and then patched: the two
 //! signature-algorithm OIDs (same encoded length) are rewritten and the TBS bytes are re-signed with
 //! RSA PKCS#1 v1.5 / SHA-1 (aws-lc-rs only verifies SHA-1, so the private-key operation is done
@@ -22,12 +27,14 @@ use amt_wire::thumbprint::{HashAlgorithm, Thumbprint};
 use anyhow::{Context, Result, bail, ensure};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose, PKCS_RSA_SHA256, RsaKeySize, SerialNumber,
+    KeyUsagePurpose, PKCS_RSA_SHA256, PublicKeyData as _, RsaKeySize, SerialNumber,
 };
 use sha1::Digest as _;
 use x509_parser::certificate::X509Certificate;
 use x509_parser::num_bigint::BigUint;
+use x509_parser::prelude::FromDer as _;
 use x509_parser::public_key::PublicKey;
+use x509_parser::x509::SubjectPublicKeyInfo;
 
 /// Expands to the device DNS domain literal (a macro so that names can be built with `concat!`).
 macro_rules! device_domain {
@@ -69,6 +76,24 @@ const SHA1_DIGEST_INFO_PREFIX: [u8; 15] = [
 
 const README: &str = "README.md";
 const THUMBPRINTS: &str = "thumbprints.txt";
+
+/// Subdirectory of the device key pool: RSA-2048 keys the simulated devices use instead of
+/// generating their own (key generation costs ~70 ms each; `amt-sim`'s `keypool` embeds these).
+const POOL_DIR: &str = "device-pool";
+/// Number of keys in the device key pool (`amt-sim`'s `keypool::POOL_SIZE` must agree).
+const POOL_SIZE: usize = 8;
+/// RSA modulus size of every pool key.
+const POOL_KEY_BITS: usize = 2048;
+
+/// File name (inside [`POOL_DIR`]) of pool key `index`.
+fn pool_key_file(index: usize) -> String {
+    format!("device-pool-{index:02}.TEST-ONLY.key.pem")
+}
+
+/// Every file name `generate` writes into [`POOL_DIR`].
+fn expected_pool_files() -> BTreeSet<String> {
+    (0..POOL_SIZE).map(pool_key_file).collect()
+}
 
 /// RSA modulus size of a certificate's key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -405,6 +430,15 @@ const SPECS: &[CertSpec] = &[
         ..PROV
     },
     CertSpec {
+        stem: "prov-sha1-leaf",
+        serial: 0x1009,
+        sig: SigHash::Sha1,
+        purpose: "AMT OID + serverAuth under the main root, the leaf itself signed with SHA-1: \
+                  path validation must verify SHA-1 signatures for older firmware, and ME 16+ \
+                  refuses it.",
+        ..PROV
+    },
+    CertSpec {
         stem: "device-web-01",
         parent: Some("enterprise-ca"),
         serial: 0x4001,
@@ -608,10 +642,28 @@ pub(crate) fn generate(out_dir: &Path, fresh_keys: bool) -> Result<()> {
         }
         KeyPair::generate_rsa_for(&PKCS_RSA_SHA256, s.key.rcgen()).context("RSA key generation")
     })?;
-    write_all(out_dir, &built)
+    let pool = (0..POOL_SIZE)
+        .map(|i| {
+            let path = out_dir.join(POOL_DIR).join(pool_key_file(i));
+            if !fresh_keys && path.exists() {
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                return KeyPair::from_pem(&text)
+                    .with_context(|| format!("parsing {}", path.display()));
+            }
+            KeyPair::generate_rsa_for(&PKCS_RSA_SHA256, RsaKeySize::_2048)
+                .context("RSA key generation")
+        })
+        .collect::<Result<Vec<_>>>()?;
+    write_all(out_dir, &built, &pool)
 }
 
-fn write_all(out_dir: &Path, built: &[Built]) -> Result<()> {
+fn write_all(out_dir: &Path, built: &[Built], pool: &[KeyPair]) -> Result<()> {
+    ensure!(
+        pool.len() == POOL_SIZE,
+        "{} pool keys, expected {POOL_SIZE}",
+        pool.len()
+    );
     std::fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
     let write = |name: &str, text: &str| {
         let path = out_dir.join(name);
@@ -633,12 +685,26 @@ fn write_all(out_dir: &Path, built: &[Built]) -> Result<()> {
             write(&chain_file, &text)?;
         }
     }
+    let pool_dir = out_dir.join(POOL_DIR);
+    std::fs::create_dir_all(&pool_dir)
+        .with_context(|| format!("creating {}", pool_dir.display()))?;
+    let mut pool_spkis = Vec::with_capacity(pool.len());
+    for (i, key) in pool.iter().enumerate() {
+        let path = pool_dir.join(pool_key_file(i));
+        std::fs::write(&path, key.serialize_pem())
+            .with_context(|| format!("writing {}", path.display()))?;
+        pool_spkis.push(key.subject_public_key_info());
+    }
     write(THUMBPRINTS, &render_thumbprints(&ders)?)?;
-    write(README, &render_readme(&ders)?)?;
+    write(README, &render_readme(&ders, &pool_spkis)?)?;
 
-    let expected = expected_files();
-    let entries =
-        std::fs::read_dir(out_dir).with_context(|| format!("listing {}", out_dir.display()))?;
+    remove_stale_pems(out_dir, &expected_files())?;
+    remove_stale_pems(&pool_dir, &expected_pool_files())
+}
+
+/// Removes the `*.pem` files in `dir` that are not in `expected`.
+fn remove_stale_pems(dir: &Path, expected: &BTreeSet<String>) -> Result<()> {
+    let entries = std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))?;
     for entry in entries {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -655,6 +721,7 @@ fn expected_files() -> BTreeSet<String> {
     let mut files: BTreeSet<String> = SPECS.iter().flat_map(CertSpec::files).collect();
     files.insert(README.to_owned());
     files.insert(THUMBPRINTS.to_owned());
+    files.insert(POOL_DIR.to_owned());
     files
 }
 
@@ -865,7 +932,7 @@ fn render_thumbprints(ders: &HashMap<&str, &[u8]>) -> Result<String> {
     Ok(out)
 }
 
-fn render_readme(ders: &HashMap<&str, &[u8]>) -> Result<String> {
+fn render_readme(ders: &HashMap<&str, &[u8]>, pool_spkis: &[Vec<u8>]) -> Result<String> {
     let mut out = String::new();
     let w = &mut out;
     let _ = writeln!(w, "# Test PKI (TEST ONLY)\n");
@@ -947,6 +1014,31 @@ fn render_readme(ders: &HashMap<&str, &[u8]>) -> Result<String> {
             sha256_hex(der)
         );
     }
+    let _ = writeln!(w, "\n## Device key pool\n");
+    let _ = writeln!(
+        w,
+        "`{POOL_DIR}/` holds {POOL_SIZE} RSA-{POOL_KEY_BITS} PKCS#8 private keys with no \
+         certificate. Simulated devices never generate RSA keys (about 70 ms each): `amt-sim` \
+         embeds these (`crates/amt-sim/src/keypool.rs`) and signs its self-signed TLS certificate \
+         and its `GenerateKeyPair` results with them, so several simulated devices share a key. \
+         `--check` parses each, checks it is RSA-{POOL_KEY_BITS} and that no two are equal. The \
+         fingerprint is the SHA-256 of the key's DER SubjectPublicKeyInfo.\n"
+    );
+    let _ = writeln!(w, "| File | Key | SHA-256 of SubjectPublicKeyInfo |");
+    let _ = writeln!(w, "|---|---|---|");
+    ensure!(
+        pool_spkis.len() == POOL_SIZE,
+        "{} pool keys, expected {POOL_SIZE}",
+        pool_spkis.len()
+    );
+    for (i, spki) in pool_spkis.iter().enumerate() {
+        let _ = writeln!(
+            w,
+            "| `{POOL_DIR}/{}` | RSA-{POOL_KEY_BITS} | `{}` |",
+            pool_key_file(i),
+            sha256_hex(spki)
+        );
+    }
     let _ = writeln!(w, "\n## Regenerate and verify\n");
     let _ = writeln!(w, "```sh");
     let _ = writeln!(
@@ -1012,12 +1104,31 @@ pub(crate) fn check(dir: &Path) -> Result<()> {
         problems.extend(found.into_iter().map(|p| format!("{}: {p}", s.stem)));
     }
 
+    // The device key pool: PKCS#8 RSA-2048 keys, all different.
+    let mut pool_spkis: Vec<Vec<u8>> = Vec::with_capacity(POOL_SIZE);
+    for i in 0..POOL_SIZE {
+        let file = format!("{POOL_DIR}/{}", pool_key_file(i));
+        match check_pool_key(&dir.join(POOL_DIR).join(pool_key_file(i))) {
+            Ok((spki, found)) => {
+                problems.extend(found.into_iter().map(|p| format!("{file}: {p}")));
+                if let Some(j) = pool_spkis.iter().position(|other| *other == spki) {
+                    problems.push(format!(
+                        "{file}: same key as {POOL_DIR}/{}",
+                        pool_key_file(j)
+                    ));
+                }
+                pool_spkis.push(spki);
+            }
+            Err(e) => problems.push(format!("{file}: {e:#}")),
+        }
+    }
+
     // Generated text files: exactly what the table and the committed certificates produce.
-    if ders.len() == SPECS.len() {
+    if ders.len() == SPECS.len() && pool_spkis.len() == POOL_SIZE {
         let views: HashMap<&str, &[u8]> = ders.iter().map(|(k, v)| (*k, v.as_slice())).collect();
         for (name, expected) in [
             (THUMBPRINTS, render_thumbprints(&views)?),
-            (README, render_readme(&views)?),
+            (README, render_readme(&views, &pool_spkis)?),
         ] {
             match std::fs::read_to_string(dir.join(name)) {
                 Ok(actual) if actual == expected => {}
@@ -1031,25 +1142,18 @@ pub(crate) fn check(dir: &Path) -> Result<()> {
         }
     } else {
         problems.push(format!(
-            "{README}, {THUMBPRINTS}: not checked (certificates missing)"
+            "{README}, {THUMBPRINTS}: not checked (certificates or pool keys missing)"
         ));
     }
 
-    // Nothing else in the directory.
-    let expected = expected_files();
-    match std::fs::read_dir(dir) {
-        Ok(entries) => {
-            for entry in entries {
-                let name = entry?.file_name().to_string_lossy().into_owned();
-                if !name.starts_with('.') && !expected.contains(&name) {
-                    problems.push(format!(
-                        "{name}: not produced by the table (stale or stray file)"
-                    ));
-                }
-            }
-        }
-        Err(e) => problems.push(format!("{}: {e}", dir.display())),
-    }
+    // Nothing else in the directory or the pool subdirectory.
+    find_strays(dir, "", &expected_files(), &mut problems)?;
+    find_strays(
+        &dir.join(POOL_DIR),
+        &format!("{POOL_DIR}/"),
+        &expected_pool_files(),
+        &mut problems,
+    )?;
 
     if problems.is_empty() {
         Ok(())
@@ -1061,6 +1165,71 @@ pub(crate) fn check(dir: &Path) -> Result<()> {
             problems.join("\n  - ")
         )
     }
+}
+
+/// Records every entry of `dir` (dot files aside) that is not in `expected`, named `prefix` + name.
+fn find_strays(
+    dir: &Path,
+    prefix: &str,
+    expected: &BTreeSet<String>,
+    problems: &mut Vec<String>,
+) -> Result<()> {
+    match std::fs::read_dir(dir) {
+        Ok(entries) => {
+            for entry in entries {
+                let name = entry?.file_name().to_string_lossy().into_owned();
+                if !name.starts_with('.') && !expected.contains(&name) {
+                    problems.push(format!(
+                        "{prefix}{name}: not produced by the table (stale or stray file)"
+                    ));
+                }
+            }
+        }
+        Err(e) => problems.push(format!("{}: {e}", dir.display())),
+    }
+    Ok(())
+}
+
+/// Checks one pool key file: a single PKCS#8 `PRIVATE KEY` block holding an RSA-2048 key.
+/// Returns the key's DER SubjectPublicKeyInfo and the problems found.
+fn check_pool_key(path: &Path) -> Result<(Vec<u8>, Vec<String>)> {
+    let der = read_single_pem(path, "PRIVATE KEY")?;
+    let key = KeyPair::try_from(der.as_slice()).context("not a PKCS#8 key rcgen can load")?;
+    let spki_der = key.subject_public_key_info();
+    let (rest, spki) = SubjectPublicKeyInfo::from_der(&spki_der)
+        .map_err(|e| anyhow::anyhow!("public key: {e}"))?;
+    ensure!(rest.is_empty(), "trailing bytes after the public key");
+    let mut found = Vec::new();
+    compare(
+        &mut found,
+        "key algorithm",
+        OID_RSA_ENCRYPTION.to_owned(),
+        spki.algorithm.algorithm.to_id_string(),
+    );
+    match spki.parsed() {
+        Ok(PublicKey::RSA(rsa)) => compare(
+            &mut found,
+            "RSA key bits",
+            POOL_KEY_BITS,
+            rsa_modulus_bits(rsa.modulus),
+        ),
+        Ok(_) => found.push("public key: not RSA".to_owned()),
+        Err(e) => found.push(format!("public key: {e}")),
+    }
+    Ok((spki_der, found))
+}
+
+/// Bit length of a big-endian RSA modulus. (x509-parser's `key_size()` assumes exactly one leading
+/// zero byte and answers 0 otherwise.)
+fn rsa_modulus_bits(modulus: &[u8]) -> usize {
+    let start = modulus
+        .iter()
+        .position(|b| *b != 0)
+        .unwrap_or(modulus.len());
+    let trimmed = modulus.get(start..).unwrap_or_default();
+    trimmed.first().map_or(0, |first| {
+        8 * trimmed.len() - usize::try_from(first.leading_zeros()).unwrap_or(0)
+    })
 }
 
 /// "line N: expected `…`, found `…`" for the first line that differs.
@@ -1184,7 +1353,12 @@ fn check_cert(
         spki.algorithm.algorithm.to_id_string(),
     );
     match spki.parsed() {
-        Ok(PublicKey::RSA(rsa)) => compare(out, "RSA key bits", s.key.bits(), rsa.key_size()),
+        Ok(PublicKey::RSA(rsa)) => compare(
+            out,
+            "RSA key bits",
+            s.key.bits(),
+            rsa_modulus_bits(rsa.modulus),
+        ),
         Ok(_) => out.push("public key: not RSA".to_owned()),
         Err(e) => out.push(format!("public key: {e}")),
     }
@@ -1405,12 +1579,33 @@ mod tests {
 
         fn copy_of_committed(tag: &str) -> Self {
             let tmp = Self::new(tag);
-            for entry in std::fs::read_dir(committed_dir()).expect("list certs/") {
-                let entry = entry.expect("dir entry");
-                std::fs::copy(entry.path(), tmp.0.join(entry.file_name())).expect("copy");
-            }
+            copy_dir(&committed_dir(), &tmp.0);
             tmp
         }
+    }
+
+    /// Copies `from` into the existing directory `to`, subdirectories included.
+    fn copy_dir(from: &Path, to: &Path) {
+        for entry in std::fs::read_dir(from).expect("list dir") {
+            let entry = entry.expect("dir entry");
+            let target = to.join(entry.file_name());
+            if entry.file_type().expect("file type").is_dir() {
+                std::fs::create_dir_all(&target).expect("create dir");
+                copy_dir(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), target).expect("copy");
+            }
+        }
+    }
+
+    fn committed_pool() -> Vec<KeyPair> {
+        (0..POOL_SIZE)
+            .map(|i| {
+                let path = committed_dir().join(POOL_DIR).join(pool_key_file(i));
+                let text = std::fs::read_to_string(&path).expect("read pool key");
+                KeyPair::from_pem(&text).expect("pool key")
+            })
+            .collect()
     }
 
     impl Drop for TempDir {
@@ -1448,7 +1643,15 @@ mod tests {
         }
         // And writing them out again passes `check` (exercises `write_all`).
         let tmp = TempDir::new("rewrite");
-        write_all(&tmp.0, &built).expect("write");
+        write_all(&tmp.0, &built, &committed_pool()).expect("write");
+        for i in 0..POOL_SIZE {
+            let name = format!("{POOL_DIR}/{}", pool_key_file(i));
+            assert_eq!(
+                std::fs::read(tmp.0.join(&name)).expect("rewritten pool key"),
+                std::fs::read(committed_dir().join(&name)).expect("committed pool key"),
+                "{name} differs from its rewrite"
+            );
+        }
         check(&tmp.0).expect("re-written directory passes check");
     }
 
@@ -1522,6 +1725,45 @@ mod tests {
             !err.contains("prov-oid: subject"),
             "unexpected subject error:\n{err}"
         );
+    }
+
+    #[test]
+    fn check_reports_bad_duplicate_and_stray_pool_keys() {
+        let tmp = TempDir::copy_of_committed("pool");
+        let pool = tmp.0.join(POOL_DIR);
+        // A 4096-bit key, a duplicate, a missing key and a stray file.
+        std::fs::copy(
+            tmp.0.join("root-rsa4096.TEST-ONLY.key.pem"),
+            pool.join(pool_key_file(1)),
+        )
+        .expect("copy");
+        std::fs::copy(pool.join(pool_key_file(2)), pool.join(pool_key_file(3))).expect("copy");
+        std::fs::remove_file(pool.join(pool_key_file(7))).expect("remove");
+        std::fs::write(pool.join("device-pool-08.TEST-ONLY.key.pem"), "x").expect("write");
+        let err = format!("{:#}", check(&tmp.0).expect_err("bad pool must fail"));
+        for needle in [
+            "device-pool/device-pool-01.TEST-ONLY.key.pem: RSA key bits: expected 2048, found 4096",
+            "device-pool/device-pool-03.TEST-ONLY.key.pem: same key as device-pool/device-pool-02",
+            "device-pool/device-pool-07.TEST-ONLY.key.pem: reading",
+            "device-pool/device-pool-08.TEST-ONLY.key.pem: not produced by the table",
+            "README.md, thumbprints.txt: not checked",
+        ] {
+            assert!(err.contains(needle), "missing `{needle}` in:\n{err}");
+        }
+        assert!(
+            !err.contains("device-pool-00"),
+            "pool key 00 is fine:\n{err}"
+        );
+    }
+
+    #[test]
+    fn rsa_modulus_bits_ignores_any_number_of_leading_zero_bytes() {
+        assert_eq!(rsa_modulus_bits(&[]), 0);
+        assert_eq!(rsa_modulus_bits(&[0, 0]), 0);
+        assert_eq!(rsa_modulus_bits(&[0x80, 0]), 16);
+        assert_eq!(rsa_modulus_bits(&[0, 0x80, 0]), 16);
+        assert_eq!(rsa_modulus_bits(&[0, 0, 0x01, 0]), 9);
+        assert_eq!(rsa_modulus_bits(&[0x7f; 256]), 2047);
     }
 
     #[test]

@@ -1,0 +1,780 @@
+//! The virtual AMT device (sans-IO): profile, NVRAM state, WS-MAN engine, digest nonces, Hello
+//! beacons, faults, RNG, optional state store and event buffer. Time is always passed in; the
+//! shells (in-process runner, tokio network shell) drive it and move the bytes.
+//!
+//! Connections are [`crate::conn::DeviceConnection`]s made by [`Device::accept`]. The local host
+//! interface (HECI/MEI) used by the in-band ConfigMgr client is a set of plain methods
+//! (`heci_*`), see `PROFILE.md`.
+
+use std::collections::VecDeque;
+use std::net::{IpAddr, SocketAddr};
+
+use amt_wire::hello::DeviceUuid;
+use amt_wire::time::Timestamp;
+use rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use thiserror::Error;
+
+use crate::auth::DigestServer;
+use crate::conn::DeviceConnection;
+use crate::events::{DeviceEvent, EventKind};
+use crate::faults::{FaultMatcher, Step};
+use crate::hello::{BeaconState, HelloBeacon, Interface};
+use crate::io::store::{StateStore, StoreError};
+use crate::keypool;
+use crate::personality::PersonalityTraits;
+use crate::profile::{DeviceProfile, InitialState, ProfileError, ProvisioningMode};
+use crate::state::{AdminAcl, NvramState, ProvisioningState};
+use crate::tls::{DeviceIdentity, TlsError};
+use crate::wsman::{
+    DeviceFacts, Engine, HashFact, NetInterface, Note, Outcome, Quirks, RequestContext, Session,
+};
+use amt_wire::wsman::Envelope;
+
+/// Most events buffered between two [`Device::drain_events`] calls (oldest dropped beyond).
+pub const MAX_BUFFERED_EVENTS: usize = 4096;
+/// Validity of the device's self-signed setup certificate, in days (from the device clock).
+pub const SELF_SIGNED_VALIDITY_DAYS: u32 = 7305;
+
+/// Errors creating a device.
+#[derive(Debug, Error)]
+pub enum DeviceError {
+    /// The profile is invalid.
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    /// The saved state could not be loaded (a corrupt store is never silently reset).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl DeviceError {
+    /// Stable id.
+    pub fn id(&self) -> &'static str {
+        match self {
+            Self::Profile(e) => e.id(),
+            Self::Store(e) => e.id(),
+        }
+    }
+}
+
+/// Why a TCP connection was refused (the shell resets or never accepts it).
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum ConnectRefused {
+    /// Nothing listens on that port.
+    #[error("no listener on port {0}")]
+    NoListener(u16),
+    /// A fault closes the port.
+    #[error("port {0} closed by a fault")]
+    PortFault(u16),
+    /// The wired link is down.
+    #[error("the wired link is down")]
+    NoWiredLink,
+    /// Setup (or anything before provisioning) over the wireless interface.
+    #[error("configuration sessions are not supported over wireless")]
+    Wireless,
+    /// Only the wireless address answers (fault).
+    #[error("only the wireless address answers")]
+    WiredClosed,
+    /// The TLS port is closed in this state (not PKI mode, TLS not enabled after provisioning).
+    #[error("TLS port closed: {0}")]
+    TlsClosed(&'static str),
+    /// The plain HTTP port is closed (TLS enforced after provisioning).
+    #[error("plain HTTP port closed: TLS required")]
+    PlainClosed,
+    /// The TLS configuration could not be built.
+    #[error("TLS configuration failed: {0}")]
+    Tls(String),
+}
+
+impl ConnectRefused {
+    /// Stable id.
+    pub fn id(&self) -> &'static str {
+        match self {
+            Self::NoListener(_) => "connect/no-listener",
+            Self::PortFault(_) => "connect/port-fault",
+            Self::NoWiredLink => "connect/no-wired-link",
+            Self::Wireless => "connect/wireless",
+            Self::WiredClosed => "connect/wired-closed",
+            Self::TlsClosed(_) => "connect/tls-closed",
+            Self::PlainClosed => "connect/plain-closed",
+            Self::Tls(_) => "connect/tls-config",
+        }
+    }
+}
+
+/// Errors of the local host interface.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum HeciError {
+    /// No HECI/MEI driver on the host.
+    #[error("the HECI driver is not present")]
+    NoDriver,
+    /// The call is not allowed in the current provisioning state.
+    #[error("not allowed in provisioning state {0:?}")]
+    InvalidState(ProvisioningState),
+    /// Remote configuration is not in PKI mode.
+    #[error("the device is not in PKI mode")]
+    NotPkiMode,
+    /// OTP length outside 8–32 bytes.
+    #[error("OTP must be 8 to 32 bytes, got {0}")]
+    OtpLength(usize),
+}
+
+/// Which listener a connection came in on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PortKind {
+    /// Plain HTTP (16992).
+    Http,
+    /// TLS (16993).
+    Tls,
+}
+
+/// The virtual device.
+pub struct Device {
+    profile: DeviceProfile,
+    traits: PersonalityTraits,
+    facts: DeviceFacts,
+    uuid: DeviceUuid,
+    uuid_text: String,
+    pub(crate) state: NvramState,
+    pub(crate) engine: Engine,
+    pub(crate) digest: DigestServer,
+    beacons: BeaconState,
+    pub(crate) faults: FaultMatcher,
+    pub(crate) rng: ChaCha20Rng,
+    store: Option<StateStore>,
+    events: VecDeque<DeviceEvent>,
+    start_host: Timestamp,
+    clock_start: Timestamp,
+    pool_index: usize,
+    setup_identity: Option<DeviceIdentity>,
+    hello_stopped_reported: bool,
+    http_port: u16,
+    tls_port: u16,
+    seed: u64,
+}
+
+impl std::fmt::Debug for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Device")
+            .field("uuid", &self.uuid_text)
+            .field("state", &self.state.provisioning_state())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Device {
+    /// A device from `profile`: loads persisted state from `store` if any, else factory state
+    /// (from the profile's `provisioning` section). `seed` drives every random choice (realm,
+    /// nonces, key pool slot); `now` is the host time the device starts.
+    pub fn new(
+        profile: DeviceProfile,
+        store: Option<StateStore>,
+        seed: u64,
+        now: Timestamp,
+    ) -> Result<Self, DeviceError> {
+        profile.validate()?;
+        let traits = profile.traits();
+        let facts = facts_of(&profile, &traits);
+        let uuid = profile.device_uuid();
+        let loaded: Option<NvramState> = match &store {
+            Some(s) => s.load()?,
+            None => None,
+        };
+        let fresh = loaded.is_none();
+        let state = match loaded {
+            Some(s) => s,
+            None => initial_state(&profile, &facts, seed),
+        };
+        let mut device = Self {
+            beacons: BeaconState::new(profile.hello_schedule(), now),
+            faults: FaultMatcher::new(&profile.faults),
+            clock_start: profile.clock_start(now),
+            uuid_text: uuid.to_string(),
+            uuid,
+            traits,
+            facts,
+            state,
+            engine: Engine::new(),
+            digest: DigestServer::new(),
+            rng: ChaCha20Rng::seed_from_u64(seed),
+            store,
+            events: VecDeque::new(),
+            start_host: now,
+            pool_index: usize::try_from(seed % keypool::POOL_SIZE as u64).unwrap_or(0),
+            setup_identity: None,
+            hello_stopped_reported: false,
+            http_port: profile.ports.http,
+            tls_port: profile.ports.tls,
+            seed,
+            profile,
+        };
+        if fresh && device.store.is_some() {
+            device.persist(now);
+        }
+        Ok(device)
+    }
+
+    /// The device UUID.
+    pub fn uuid(&self) -> DeviceUuid {
+        self.uuid
+    }
+
+    /// The profile.
+    pub fn profile(&self) -> &DeviceProfile {
+        &self.profile
+    }
+
+    /// The behaviour table in force (personality + overrides + policy faults).
+    pub fn traits(&self) -> &PersonalityTraits {
+        &self.traits
+    }
+
+    /// The facts the WS-MAN engine sees.
+    pub fn facts(&self) -> &DeviceFacts {
+        &self.facts
+    }
+
+    /// The NVRAM state.
+    pub fn state(&self) -> &NvramState {
+        &self.state
+    }
+
+    /// The provisioning state.
+    pub fn provisioning_state(&self) -> ProvisioningState {
+        self.state.provisioning_state()
+    }
+
+    /// The ports the shell actually bound (tests bind port 0), so [`Self::accept`] can tell
+    /// plain from TLS connections.
+    pub fn set_bound_ports(&mut self, http: u16, tls: u16) {
+        self.http_port = http;
+        self.tls_port = tls;
+    }
+
+    /// The device clock at host time `host_now`: the profile clock (host, or an un-set epoch
+    /// running since the device started) plus the offset set by time synchronisation.
+    pub fn device_clock(&self, host_now: Timestamp) -> Timestamp {
+        let running = host_now.unix_millis() - self.start_host.unix_millis();
+        Timestamp::from_unix_millis(
+            self.clock_start
+                .unix_millis()
+                .saturating_add(running)
+                .saturating_add(self.state.clock_offset_ms()),
+        )
+    }
+
+    /// When the next Hello is due (`None`: no more Hellos).
+    pub fn next_hello_due(&self) -> Option<Timestamp> {
+        if self.hello_stop_reason().is_some() {
+            return None;
+        }
+        self.beacons.next_due()
+    }
+
+    fn hello_stop_reason(&self) -> Option<&'static str> {
+        if self.beacons.is_finished() {
+            return Some("schedule-ended");
+        }
+        if self.profile.provisioning.mode != ProvisioningMode::Pki {
+            return Some("not-pki-mode");
+        }
+        match self.state.provisioning_state() {
+            ProvisioningState::Pre => None,
+            ProvisioningState::In => Some("setup-started"),
+            ProvisioningState::Post => Some("provisioned"),
+        }
+    }
+
+    /// The Hello due at `now`, if any. Suppressed Hellos (no wired link, Hellos off, no DNS
+    /// domain …) are consumed from the schedule and recorded as events. Call until `None`.
+    pub fn poll_hello(&mut self, now: Timestamp) -> Option<HelloBeacon> {
+        loop {
+            if let Some(reason) = self.hello_stop_reason() {
+                self.stop_beacons(reason, now);
+                return None;
+            }
+            let (index, retry_count) = self.beacons.take_due(now)?;
+            let suppressed = if self.profile.no_wired_link() {
+                Some("no-wired-link")
+            } else if self.profile.hellos_off() {
+                Some("hellos-off")
+            } else {
+                None
+            };
+            if let Some(reason) = suppressed {
+                self.event(
+                    now,
+                    EventKind::HelloSuppressed {
+                        reason: reason.into(),
+                    },
+                );
+                continue;
+            }
+            let target = match self.profile.hello_target() {
+                Ok(t) => t,
+                Err(reason) => {
+                    self.event(
+                        now,
+                        EventKind::HelloSuppressed {
+                            reason: reason.into(),
+                        },
+                    );
+                    continue;
+                }
+            };
+            let hashes = self.profile.active_hashes();
+            let bytes = match crate::hello::encode(self.uuid, &hashes, retry_count) {
+                Ok(b) => b,
+                Err(e) => {
+                    self.event(
+                        now,
+                        EventKind::HelloSuppressed {
+                            reason: e.id().into(),
+                        },
+                    );
+                    continue;
+                }
+            };
+            self.event(
+                now,
+                EventKind::HelloSent {
+                    target: target.to_string(),
+                    retry_count,
+                    index,
+                    hashes: hashes.len(),
+                },
+            );
+            return Some(HelloBeacon {
+                bytes,
+                target,
+                interface: Interface::Wired,
+                index,
+                retry_count,
+            });
+        }
+    }
+
+    fn stop_beacons(&mut self, reason: &str, now: Timestamp) {
+        self.beacons.stop();
+        if !self.hello_stopped_reported {
+            self.hello_stopped_reported = true;
+            self.event(
+                now,
+                EventKind::HelloStopped {
+                    reason: reason.into(),
+                },
+            );
+        }
+    }
+
+    /// Accepts a TCP connection to `local` from `peer` (the listener kind follows from the
+    /// bound ports, see [`Self::set_bound_ports`]).
+    pub fn accept(
+        &mut self,
+        local: SocketAddr,
+        peer: SocketAddr,
+        now: Timestamp,
+    ) -> Result<DeviceConnection, ConnectRefused> {
+        let kind = if local.port() == self.tls_port {
+            PortKind::Tls
+        } else if local.port() == self.http_port {
+            PortKind::Http
+        } else {
+            let refused = ConnectRefused::NoListener(local.port());
+            self.refused(local.port(), &refused, now);
+            return Err(refused);
+        };
+        self.accept_on(kind, local, peer, now)
+    }
+
+    /// Accepts a connection on a listener of the given kind.
+    pub fn accept_on(
+        &mut self,
+        kind: PortKind,
+        local: SocketAddr,
+        peer: SocketAddr,
+        now: Timestamp,
+    ) -> Result<DeviceConnection, ConnectRefused> {
+        let result = self.check_accept(kind, local, now);
+        let result = result.and_then(|()| DeviceConnection::new(self, kind, local, peer, now));
+        if let Err(refused) = &result {
+            self.refused(local.port(), refused, now);
+        }
+        result
+    }
+
+    fn refused(&mut self, port: u16, refused: &ConnectRefused, now: Timestamp) {
+        self.event(
+            now,
+            EventKind::ConnectionRefused {
+                port,
+                reason: refused.id().into(),
+            },
+        );
+    }
+
+    fn check_accept(
+        &mut self,
+        kind: PortKind,
+        local: SocketAddr,
+        now: Timestamp,
+    ) -> Result<(), ConnectRefused> {
+        if self.profile.port_refused(local.port()) {
+            return Err(ConnectRefused::PortFault(local.port()));
+        }
+        if let Some((i, action)) = self.faults.on_step(Step::TcpConnect).into_iter().next() {
+            self.fault_applied(i, &format!("{action:?} at tcp-connect"), now);
+            return Err(ConnectRefused::PortFault(local.port()));
+        }
+        let wireless = self
+            .profile
+            .network
+            .wireless
+            .as_ref()
+            .and_then(|w| w.ipv4)
+            .is_some_and(|ip| IpAddr::V4(ip) == local.ip());
+        if wireless {
+            if self.state.provisioning_state() != ProvisioningState::Post {
+                return Err(ConnectRefused::Wireless);
+            }
+        } else {
+            if self.profile.wireless_only() {
+                return Err(ConnectRefused::WiredClosed);
+            }
+            if self.profile.no_wired_link() {
+                return Err(ConnectRefused::NoWiredLink);
+            }
+        }
+        let post = self.state.provisioning_state() == ProvisioningState::Post;
+        match kind {
+            PortKind::Http => {
+                if post && !self.state.committed_tls().accept_non_secure {
+                    return Err(ConnectRefused::PlainClosed);
+                }
+            }
+            PortKind::Tls => {
+                if post {
+                    if !self.state.committed_tls().tls_enabled {
+                        return Err(ConnectRefused::TlsClosed("TLS not enabled"));
+                    }
+                } else if self.profile.provisioning.mode != ProvisioningMode::Pki {
+                    return Err(ConnectRefused::TlsClosed("not in PKI mode"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The self-signed setup identity (made on first use, notBefore = device clock then).
+    pub(crate) fn setup_identity(&mut self, now: Timestamp) -> Result<DeviceIdentity, TlsError> {
+        if let Some(id) = &self.setup_identity {
+            return Ok(id.clone());
+        }
+        let id = crate::tls::self_signed_identity(
+            self.pool_index,
+            &self.profile.fqdn(),
+            self.device_clock(now),
+            SELF_SIGNED_VALIDITY_DAYS,
+        )?;
+        self.setup_identity = Some(id.clone());
+        Ok(id)
+    }
+
+    /// Called when a setup TLS session was accepted: the provisioning window's Hellos stop.
+    pub(crate) fn setup_started(&mut self, now: Timestamp) {
+        if !self.beacons.is_finished() {
+            self.stop_beacons("setup-started", now);
+        }
+    }
+
+    /// Writes the state to the store (if any) and records the outcome.
+    pub(crate) fn persist(&mut self, now: Timestamp) {
+        let Some(store) = &self.store else {
+            return;
+        };
+        let result = store.save(&self.state);
+        let (ok, error) = match result {
+            Ok(()) => (true, None),
+            Err(e) => (false, Some(e.to_string())),
+        };
+        self.event(now, EventKind::Stored { ok, error });
+    }
+
+    /// Records a state change after a request, persisting and reporting it.
+    pub(crate) fn after_change(&mut self, before: ProvisioningState, now: Timestamp) {
+        let after = self.state.provisioning_state();
+        if before != after {
+            self.event(
+                now,
+                EventKind::StateChanged {
+                    from: format!("{before:?}").to_lowercase(),
+                    to: format!("{after:?}").to_lowercase(),
+                },
+            );
+            if after == ProvisioningState::Pre {
+                // Unprovision: back to factory. A new setup certificate next time; the Hello
+                // window reopens (the firmware restarts its provisioning period).
+                self.setup_identity = None;
+                self.beacons = BeaconState::new(self.profile.hello_schedule(), now);
+                self.hello_stopped_reported = false;
+            }
+        }
+        self.persist(now);
+    }
+
+    /// Records that fault `index` was applied.
+    pub(crate) fn fault_applied(&mut self, index: usize, description: &str, now: Timestamp) {
+        self.event(
+            now,
+            EventKind::FaultApplied {
+                fault: index,
+                description: description.to_owned(),
+            },
+        );
+    }
+
+    /// Appends an event (bounded buffer).
+    pub(crate) fn event(&mut self, now: Timestamp, kind: EventKind) {
+        if self.events.len() >= MAX_BUFFERED_EVENTS {
+            self.events.pop_front();
+        }
+        self.events
+            .push_back(DeviceEvent::new(self.uuid_text.clone(), now, kind));
+    }
+
+    /// Takes the buffered events.
+    pub fn drain_events(&mut self) -> Vec<DeviceEvent> {
+        self.events.drain(..).collect()
+    }
+
+    /// Runs one authenticated (or anonymous Identify) WS-MAN request through the engine, then
+    /// persists and reports what changed.
+    pub(crate) fn handle_envelope(
+        &mut self,
+        session: Session,
+        local_port: u16,
+        return_value_override: Option<u32>,
+        envelope: &Envelope,
+        now: Timestamp,
+    ) -> Outcome {
+        let before = self.state.provisioning_state();
+        let device_now = self.device_clock(now);
+        let mut ctx = RequestContext {
+            facts: &self.facts,
+            now: device_now,
+            session,
+            local_port,
+            rng: &mut self.rng,
+            return_value_override,
+        };
+        let outcome = self.engine.handle(&mut self.state, &mut ctx, envelope);
+        for note in &outcome.notes {
+            match note {
+                Note::Fault { code, detail } => self.event(
+                    now,
+                    EventKind::WsmanFault {
+                        detail: format!("{code}: {detail}"),
+                    },
+                ),
+                Note::MethodFailed {
+                    method,
+                    return_value,
+                } => self.event(
+                    now,
+                    EventKind::WsmanFault {
+                        detail: format!("{method} returned {return_value}"),
+                    },
+                ),
+                _ => {}
+            }
+        }
+        if outcome.state_changed {
+            self.after_change(before, now);
+        }
+        outcome
+    }
+
+    /// The seed the device was created with.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    // ----- Local host interface (HECI/MEI) -----
+
+    fn heci_check(&mut self, command: &str, now: Timestamp) -> Result<(), HeciError> {
+        if !self.profile.provisioning.heci_driver_present {
+            self.event(
+                now,
+                EventKind::Heci {
+                    command: command.into(),
+                    ok: false,
+                },
+            );
+            return Err(HeciError::NoDriver);
+        }
+        Ok(())
+    }
+
+    fn heci_done<T>(
+        &mut self,
+        command: &str,
+        now: Timestamp,
+        r: Result<T, HeciError>,
+    ) -> Result<T, HeciError> {
+        self.event(
+            now,
+            EventKind::Heci {
+                command: command.into(),
+                ok: r.is_ok(),
+            },
+        );
+        r
+    }
+
+    /// Whether the host has the HECI driver (what the in-band client checks first).
+    pub fn heci_driver_present(&self) -> bool {
+        self.profile.provisioning.heci_driver_present
+    }
+
+    /// `CFG_GetCertificateHashEntry` for every entry: the hash list with active flags.
+    pub fn heci_get_hashes(&mut self, now: Timestamp) -> Result<Vec<HashFact>, HeciError> {
+        self.heci_check("get-hashes", now)?;
+        let hashes = self.facts.hashes.clone();
+        self.heci_done("get-hashes", now, Ok(hashes))
+    }
+
+    /// `CFG_GetProvisioningState`.
+    pub fn heci_get_provisioning_state(
+        &mut self,
+        now: Timestamp,
+    ) -> Result<ProvisioningState, HeciError> {
+        self.heci_check("get-provisioning-state", now)?;
+        let s = self.state.provisioning_state();
+        self.heci_done("get-provisioning-state", now, Ok(s))
+    }
+
+    /// `CFG_SetOTP`: stores the one-time password (Pre state only, 8–32 bytes). It is exposed as
+    /// `AMT_SetupAndConfigurationService.ProvisioningServerOTP` in In-provisioning.
+    pub fn heci_set_otp(&mut self, otp: &[u8], now: Timestamp) -> Result<(), HeciError> {
+        self.heci_check("set-otp", now)?;
+        let r = if self.state.provisioning_state() != ProvisioningState::Pre {
+            Err(HeciError::InvalidState(self.state.provisioning_state()))
+        } else if !(8..=32).contains(&otp.len()) {
+            Err(HeciError::OtpLength(otp.len()))
+        } else {
+            self.state.set_otp(otp.to_vec());
+            Ok(())
+        };
+        if r.is_ok() {
+            self.persist(now);
+        }
+        self.heci_done("set-otp", now, r)
+    }
+
+    /// `CFG_StartConfiguration`: opens the network interface for setup without a Hello; the
+    /// device goes to In-provisioning and accepts the setup TLS session.
+    pub fn heci_start_configuration(&mut self, now: Timestamp) -> Result<(), HeciError> {
+        self.heci_check("start-configuration", now)?;
+        let before = self.state.provisioning_state();
+        let r = if before != ProvisioningState::Pre {
+            Err(HeciError::InvalidState(before))
+        } else if self.profile.provisioning.mode != ProvisioningMode::Pki {
+            Err(HeciError::NotPkiMode)
+        } else {
+            self.state.provisioning_state = ProvisioningState::In;
+            Ok(())
+        };
+        if r.is_ok() {
+            self.after_change(before, now);
+        }
+        self.heci_done("start-configuration", now, r)
+    }
+}
+
+/// Factory (or profile-declared) state of a fresh device.
+fn initial_state(profile: &DeviceProfile, facts: &DeviceFacts, seed: u64) -> NvramState {
+    let mut state = NvramState::factory(facts, seed);
+    let mebx = &profile.provisioning.mebx_password;
+    if mebx != crate::state::DEFAULT_MEBX_PASSWORD {
+        state.mebx_password = mebx.clone();
+        state.mebx_password_default = false;
+    }
+    match profile.provisioning.state {
+        InitialState::Pre => {}
+        InitialState::In => state.provisioning_state = ProvisioningState::In,
+        InitialState::Post => {
+            state.provisioning_state = ProvisioningState::Post;
+            if let Some(pw) = &profile.provisioning.admin_password {
+                let user = crate::state::ADMIN_USER;
+                state.admin = Some(AdminAcl {
+                    username: user.to_owned(),
+                    ha1: amt_wire::digest::ha1(user, &state.digest_realm, pw),
+                });
+            }
+        }
+    }
+    state
+}
+
+/// The WS-MAN engine's view of the profile.
+pub fn facts_of(profile: &DeviceProfile, traits: &PersonalityTraits) -> DeviceFacts {
+    let iface = |i: &crate::profile::NetInterface| NetInterface {
+        mac: parse_mac(&i.mac),
+        ipv4: i.ipv4.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
+        dhcp: i.dhcp,
+        link_up: i.link_up,
+    };
+    let amt_version = profile.amt_version();
+    let amt_major = amt_version
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or_else(|| u32::from(traits.amt_major));
+    let mut wired = iface(&profile.network.wired);
+    if profile.no_wired_link() {
+        wired.link_up = false;
+    }
+    DeviceFacts {
+        uuid: profile.device_uuid(),
+        amt_version,
+        amt_major,
+        quirks: Quirks {
+            fqdn_limit: traits.fqdn_limit,
+            refuse_sha1_hashes: traits.refuse_sha1,
+            host_based_setup: traits.host_based_setup,
+            strict_digest_password_base64: !profile.lenient_digest_password,
+        },
+        wired,
+        wireless: profile.network.wireless.as_ref().map(iface),
+        dhcp_domain: profile.network.dhcp.domain.clone(),
+        mebx_domain: profile.network.mebx_domain.clone(),
+        hostname: profile.network.hostname.clone(),
+        hashes: profile
+            .hash_list()
+            .into_iter()
+            .map(|h| HashFact {
+                name: h.name,
+                thumbprint: h.thumbprint,
+                default: h.is_default,
+                active: h.active,
+            })
+            .collect(),
+        pki_mode_enabled: profile.provisioning.mode == ProvisioningMode::Pki,
+        wireless_capable: profile.network.wireless.is_some(),
+        manufacturer: profile.system.manufacturer.clone(),
+        model: profile.system.model.clone(),
+        serial: profile.system.serial.clone(),
+        bios_version: profile.system.bios_version.clone(),
+        memory_mb: u64::from(profile.system.memory_mb),
+        cpu: profile.system.cpu.clone(),
+    }
+}
+
+/// `aa:bb:cc:dd:ee:ff` (or `-` separated) to bytes; zeros where unparsable.
+fn parse_mac(text: &str) -> [u8; 6] {
+    let mut out = [0u8; 6];
+    for (slot, part) in out.iter_mut().zip(text.split([':', '-'])) {
+        *slot = u8::from_str_radix(part, 16).unwrap_or(0);
+    }
+    out
+}

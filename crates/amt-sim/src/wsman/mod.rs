@@ -1,0 +1,351 @@
+//! The device's WS-Management engine: AMT's object model (classes, instances, methods) over the
+//! NVRAM state, answering Get/Put/Create/Delete/Enumerate/Pull/Release/Invoke/Identify exactly as
+//! firmware does (AMT response shape, faults, PT_STATUS return values).
+//!
+//! The engine is pure: the device core authenticates the request, parses the envelope and applies
+//! injected faults, then calls [`Engine::handle`] with the state, a [`RequestContext`] (time,
+//! session, randomness) and the parsed [`Envelope`]. It returns an [`Outcome`]: HTTP status, body
+//! bytes, [`Note`]s for the event log and whether NVRAM changed. It does no HTTP, digest or TLS.
+//!
+//! Class families live in submodules: `setup` (activation), `pki` (certificates, keys, TLS),
+//! `auth` (ACLs), `timesync`, `redirection` (redirection, KVM, opt-in, Kerberos, web UI, power
+//! scheme), `power` (power and boot), `wifi` (Wi-Fi, 802.1X, Ethernet), `logs` (message and
+//! audit log), `inventory` (hardware inventory) and `other` (alarm clock, CIRA, HTTP proxies and
+//! other less used services).
+//!
+//! Decisions where the references are silent are listed in [`Engine::handle`]'s documentation.
+
+#![allow(
+    clippy::result_large_err,
+    reason = "a Fault is built at most once per request; boxing it everywhere adds noise, not speed"
+)]
+
+mod auth;
+mod classes;
+mod engine;
+mod inventory;
+mod logs;
+mod model;
+mod other;
+pub(crate) mod pki;
+mod power;
+mod redirection;
+mod setup;
+mod timesync;
+mod wifi;
+
+use amt_wire::hello::DeviceUuid;
+use amt_wire::time::Timestamp;
+use amt_wire::wsman::names::{IDENTITY, SOAP_ENVELOPE, WSMAN};
+use amt_wire::wsman::{Element, Envelope};
+
+pub use engine::Engine;
+
+/// Read-only facts from the device profile, filled in by the device core.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceFacts {
+    /// The device UUID.
+    pub uuid: DeviceUuid,
+    /// Firmware version, e.g. `16.1.25.2124`.
+    pub amt_version: String,
+    /// Major version (16).
+    pub amt_major: u32,
+    /// Version-dependent behaviour.
+    pub quirks: Quirks,
+    /// The wired interface.
+    pub wired: NetInterface,
+    /// The wireless interface, if any.
+    pub wireless: Option<NetInterface>,
+    /// DNS suffix from DHCP option 15.
+    pub dhcp_domain: Option<String>,
+    /// DNS suffix set in MEBx.
+    pub mebx_domain: Option<String>,
+    /// Host name.
+    pub hostname: String,
+    /// The root certificate hash list (`AMT_ProvisioningCertificateHash`).
+    pub hashes: Vec<HashFact>,
+    /// Whether PKI (remote configuration) is enabled.
+    pub pki_mode_enabled: bool,
+    /// Whether the platform has Wi-Fi that AMT can manage.
+    pub wireless_capable: bool,
+    /// System manufacturer.
+    pub manufacturer: String,
+    /// System model.
+    pub model: String,
+    /// System serial number.
+    pub serial: String,
+    /// BIOS version.
+    pub bios_version: String,
+    /// Installed memory in MiB.
+    pub memory_mb: u64,
+    /// Processor name.
+    pub cpu: String,
+}
+
+/// Version-dependent firmware behaviour.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Quirks {
+    /// WS-MAN fails once HostName + "." + DomainName is longer than this (AMT > 3.x: 44).
+    pub fqdn_limit: Option<usize>,
+    /// ME 16+: certificates signed with SHA-1 are refused (PT_STATUS 2063).
+    pub refuse_sha1_hashes: bool,
+    /// `IPS_HostBasedSetupService` is present (AMT 7+).
+    pub host_based_setup: bool,
+    /// `SetAdminAclEntryEx` accepts only Base64 `DigestPassword`, not MeshCentral's hex.
+    pub strict_digest_password_base64: bool,
+}
+
+/// A network interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NetInterface {
+    /// MAC address.
+    pub mac: [u8; 6],
+    /// IPv4 address.
+    pub ipv4: std::net::Ipv4Addr,
+    /// Whether the address came from DHCP.
+    pub dhcp: bool,
+    /// Link up.
+    pub link_up: bool,
+}
+
+/// One root certificate hash entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HashFact {
+    /// Friendly name.
+    pub name: String,
+    /// The hash.
+    pub thumbprint: amt_wire::thumbprint::Thumbprint,
+    /// Factory default entry.
+    pub default: bool,
+    /// Active entry.
+    pub active: bool,
+}
+
+/// How the request was authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Session {
+    /// TLS session authenticated by the provisioning certificate (pre/in-provisioning).
+    Setup,
+    /// HTTP digest as this user.
+    Digest {
+        /// The authenticated user name.
+        user: String,
+    },
+    /// Unauthenticated (only Identify is answered).
+    Anonymous,
+}
+
+/// Everything about one request other than the envelope.
+pub struct RequestContext<'a> {
+    /// Device facts.
+    pub facts: &'a DeviceFacts,
+    /// Device clock (offset already applied).
+    pub now: Timestamp,
+    /// How the request was authenticated.
+    pub session: Session,
+    /// The port the request arrived on (16992/16993).
+    pub local_port: u16,
+    /// Randomness for nonces and codes (deterministic when the device is seeded).
+    pub rng: &'a mut dyn rand::RngCore,
+    /// Injected fault: an Invoke returns this ReturnValue and changes nothing.
+    pub return_value_override: Option<u32>,
+}
+
+impl std::fmt::Debug for RequestContext<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestContext")
+            .field("now", &self.now)
+            .field("session", &self.session)
+            .field("local_port", &self.local_port)
+            .field("return_value_override", &self.return_value_override)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the engine answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// 200, 400/500 with a fault body, or 401 with an empty body (access denied).
+    pub http_status: u16,
+    /// The response body (empty for 401).
+    pub body: Vec<u8>,
+    /// What happened, for the device event log.
+    pub notes: Vec<Note>,
+    /// NVRAM changed: persist after this.
+    pub state_changed: bool,
+}
+
+/// Something that happened while handling a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Note {
+    /// The provisioning state changed.
+    ProvisioningStateChanged {
+        /// Before.
+        from: crate::state::ProvisioningState,
+        /// After.
+        to: crate::state::ProvisioningState,
+    },
+    /// `CommitChanges` applied pending settings.
+    Committed,
+    /// `Unprovision` (full) or `PartialUnprovision`.
+    Unprovisioned {
+        /// Full unprovision.
+        full: bool,
+    },
+    /// The admin ACL entry was set.
+    AdminAclSet {
+        /// The admin user name.
+        user: String,
+    },
+    /// The MEBx password changed.
+    MebxPasswordChanged,
+    /// The clock was set.
+    ClockSet {
+        /// New offset from the host clock.
+        offset_ms: i64,
+    },
+    /// A certificate was stored.
+    CertificateAdded {
+        /// Its handle.
+        handle: u32,
+    },
+    /// A key pair was generated or added.
+    KeyPairGenerated {
+        /// Its handle.
+        handle: u32,
+    },
+    /// TLS settings (pending or committed) changed.
+    TlsSettingsChanged,
+    /// A user ACL entry was added, updated or removed.
+    UserAclChanged {
+        /// Its handle.
+        handle: u32,
+    },
+    /// The power state changed.
+    PowerStateChanged {
+        /// Before.
+        from: u32,
+        /// After.
+        to: u32,
+    },
+    /// A user-consent code is shown on the host screen.
+    OptInCodeDisplayed {
+        /// The code.
+        code: u32,
+    },
+    /// Host-based setup completed (`Setup`/`AdminSetup`/`UpgradeClientToAdmin`).
+    HostBasedSetup {
+        /// Control mode reached.
+        mode: crate::state::ControlMode,
+    },
+    /// A method returned a non-zero ReturnValue.
+    MethodFailed {
+        /// `Class.Method`.
+        method: String,
+        /// The PT_STATUS value.
+        return_value: u32,
+    },
+    /// A fault (or access denial) was answered.
+    Fault {
+        /// Stable id, e.g. `wsman/InvalidSelectors`.
+        code: String,
+        /// What was wrong.
+        detail: String,
+    },
+}
+
+/// The `IdentifyResponse` (unauthenticated discovery): `ProductVendor` `Intel(r)`,
+/// `ProductVersion` `AMT <major.minor>`, `DASHVersion`, `SecurityProfiles`. Unauthenticated
+/// answers omit nothing (AMT answers Identify anonymously with the same body). As DSP0226
+/// Identify responses, it has an empty header (no WS-Addressing blocks): read it with
+/// `Element::parse`; `Envelope::parse` insists on a `wsa:Action`.
+pub fn identify_response(facts: &DeviceFacts, authenticated: bool) -> Vec<u8> {
+    let _ = authenticated;
+    let mut version = facts.amt_version.split('.');
+    let major = version.next().unwrap_or("0");
+    let minor = version.next().unwrap_or("0");
+    let id = |name: &str| Element::prefixed("b", IDENTITY, name);
+    let profiles = id("SecurityProfiles")
+        .with_child(
+            id("SecurityProfileName")
+                .with_text("http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/http/digest"),
+        )
+        .with_child(
+            id("SecurityProfileName")
+                .with_text("http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/digest"),
+        );
+    let body = id("IdentifyResponse")
+        .with_child(id("ProtocolVersion").with_text(WSMAN))
+        .with_child(id("ProductVendor").with_text("Intel(r)"))
+        .with_child(id("ProductVersion").with_text(format!("AMT {major}.{minor}")))
+        .with_child(Element::prefixed("c", DASH, "DASHVersion").with_text("1.0.0"))
+        .with_child(profiles);
+    let envelope = Element::prefixed("a", SOAP_ENVELOPE, "Envelope")
+        .with_declaration(Some("a"), SOAP_ENVELOPE)
+        .with_declaration(Some("b"), IDENTITY)
+        .with_declaration(Some("c"), DASH)
+        .with_child(Element::prefixed("a", SOAP_ENVELOPE, "Header"))
+        .with_child(Element::prefixed("a", SOAP_ENVELOPE, "Body").with_child(body));
+    envelope.to_xml().into_bytes()
+}
+
+/// Whether a parsed envelope is an Identify request (body `wsmid:Identify`).
+pub fn is_identify(envelope: &Envelope) -> bool {
+    envelope
+        .body
+        .as_ref()
+        .is_some_and(|b| b.is(IDENTITY, "Identify"))
+}
+
+/// The DASH namespace of `DASHVersion`.
+const DASH: &str = "http://schemas.dmtf.org/wbem/dash/1/dash.xsd";
+
+impl DeviceFacts {
+    /// A plausible AMT 16.1 desktop with the test PKI's RSA-2048 root as an active custom hash,
+    /// wired DHCP address 192.168.1.50 and no Wi-Fi: a default for examples and tests.
+    pub fn sample() -> Self {
+        let root = amt_wire::thumbprint::Thumbprint::parse_hex(SAMPLE_ROOT_SHA256)
+            .unwrap_or(amt_wire::thumbprint::Thumbprint::Sha256([0; 32]));
+        Self {
+            uuid: DeviceUuid::from_canonical([
+                0x93, 0x9b, 0x52, 0x4b, 0x13, 0xd4, 0x1d, 0x18, 0xe4, 0x87, 0x1c, 0x69, 0x7a, 0x6b,
+                0x7a, 0x2b,
+            ]),
+            amt_version: "16.1.25.2124".to_owned(),
+            amt_major: 16,
+            quirks: Quirks {
+                fqdn_limit: Some(44),
+                refuse_sha1_hashes: true,
+                host_based_setup: true,
+                strict_digest_password_base64: false,
+            },
+            wired: NetInterface {
+                mac: [0x00, 0x1b, 0x21, 0xaa, 0xbb, 0x01],
+                ipv4: std::net::Ipv4Addr::new(192, 168, 1, 50),
+                dhcp: true,
+                link_up: true,
+            },
+            wireless: None,
+            dhcp_domain: Some("corp.amt-sim.test".to_owned()),
+            mebx_domain: None,
+            hostname: "amt-device-01".to_owned(),
+            hashes: vec![HashFact {
+                name: "amt-sim Test Provisioning Root CA".to_owned(),
+                thumbprint: root,
+                default: false,
+                active: true,
+            }],
+            pki_mode_enabled: true,
+            wireless_capable: false,
+            manufacturer: "amt-sim".to_owned(),
+            model: "Virtual vPro Desktop".to_owned(),
+            serial: "SIM0000001".to_owned(),
+            bios_version: "V1.0.0".to_owned(),
+            memory_mb: 16384,
+            cpu: "Intel(R) Core(TM) i7-1365U".to_owned(),
+        }
+    }
+}
+
+/// SHA-256 of `certs/root-rsa2048.cert.pem` (the test PKI's main provisioning root).
+const SAMPLE_ROOT_SHA256: &str = "8a108eff0eac6ccca7800ca8dcacd316bb8e724e6626d12cb36bb5f8fd1d353d";
