@@ -3,13 +3,18 @@
 //!
 //! Nothing here reads a socket or a clock. A connection handler feeds whatever it read into a
 //! [`RequestDecoder`] or [`ResponseDecoder`], asks for complete messages (pipelined ones come out
-//! one per call), and writes what [`Request::emit`] / [`Response::emit`] return. Header heads are
-//! parsed by `httparse`; bodies may be `Content-Length`, `chunked` (trailers read and dropped) or,
-//! for responses, delimited by the peer closing ([`ResponseDecoder::finish`]).
+//! one per call), and writes what [`Request::emit`] / [`Response::emit`] return. Heads are parsed
+//! by `httparse` (lower-case names, bare `\n` line ends, runs of spaces in the start line and
+//! blank lines before it are accepted); bodies may be `Content-Length`, `chunked` (extensions and
+//! trailers read and dropped) or, for responses, delimited by the peer closing
+//! ([`ResponseDecoder::finish`]). Not spoken: transfer codings other than `chunked`, obsolete
+//! folded header lines, and responses to `HEAD` (the response decoder does not know the request
+//! method, so a `HEAD` response with `Content-Length` would wait for a body; AMT clients never
+//! send `HEAD`).
 //!
 //! Memory is bounded by [`Limits`]: a peer that streams an endless head, an endless chunked body or
-//! an absurd `Content-Length` gets an [`HttpError`] at the limit, and the decoder never buffers more
-//! than `max_head_bytes + max_body_bytes` of raw input. Decoding one byte at a time is linear: the
+//! an absurd `Content-Length` gets an [`HttpError`] at the limit, and a decoder never holds more
+//! than `max_head_bytes + max_body_bytes` of raw input plus the part of one body already decoded. Decoding one byte at a time is linear: the
 //! decoders remember how far they have scanned. After an error a decoder keeps returning that
 //! error; the connection is then out of sync and should be closed (after answering
 //! [`HttpError::status`] on the server side).
