@@ -1844,6 +1844,38 @@ mod tests {
     }
 
     #[test]
+    fn error_ids_are_distinct_kebab_case_and_statuses_are_errors() {
+        let all = [
+            HttpError::HeadTooLarge { limit: 1 },
+            HttpError::TooManyHeaders { limit: 1 },
+            HttpError::Malformed { detail: "x".into() },
+            HttpError::BodyTooLarge {
+                limit: 1,
+                declared: Some(2),
+            },
+            HttpError::BadContentLength { value: "x".into() },
+            HttpError::ConflictingFraming,
+            HttpError::BadChunk { detail: "x".into() },
+            HttpError::UnsupportedTransferEncoding { value: "x".into() },
+            HttpError::UnsupportedVersion,
+            HttpError::Truncated,
+            HttpError::BufferFull { limit: 1 },
+        ];
+        let ids: std::collections::BTreeSet<&str> = all.iter().map(HttpError::id).collect();
+        assert_eq!(ids.len(), all.len());
+        for error in &all {
+            let id = error.id();
+            assert!(
+                id.strip_prefix("http/")
+                    .is_some_and(|rest| rest.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'))
+            );
+            assert!((400..600).contains(&error.status()));
+            assert!(!status_reason(error.status()).is_empty());
+            assert!(!error.to_string().is_empty());
+        }
+    }
+
+    #[test]
     fn status_reasons() {
         assert_eq!(status_reason(200), "OK");
         assert_eq!(status_reason(401), "Unauthorized");
