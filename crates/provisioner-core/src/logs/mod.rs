@@ -278,6 +278,9 @@ pub struct LogConfig {
     pub a18_file: LogFile,
     /// Replacement templates by id (to correct an `[R]` wording without a rebuild).
     pub overrides: BTreeMap<String, String>,
+    /// Appended to every SMS trace message (amtopmgr/amtproxymgr): some ConfigMgr components end
+    /// messages with `~~`; whether the AMT components do is unknown. Default empty.
+    pub sms_message_suffix: String,
 }
 
 impl Default for LogConfig {
@@ -291,6 +294,7 @@ impl Default for LogConfig {
             client_source_file: String::new(),
             a18_file: LogFile::AmtOpMgr,
             overrides: BTreeMap::new(),
+            sms_message_suffix: String::new(),
         }
     }
 }
@@ -487,7 +491,8 @@ impl Logs {
                 } else {
                     c.proxy_thread
                 };
-                format::sms_line(&r.message, component, r.at, c.bias_minutes, thread)
+                let text = format!("{}{}", r.message, c.sms_message_suffix);
+                format::sms_line(&text, component, r.at, c.bias_minutes, thread)
             }
             None => format::cmtrace_line(
                 &r.message,
@@ -587,6 +592,30 @@ mod tests {
             vec![
                 "Error: The hash list of AMT device u does not contain the provisioning server certificate hash."
             ]
+        );
+    }
+
+    #[test]
+    fn sms_suffix_is_configurable_and_parsed_away() {
+        let mut logs = Logs::new(LogConfig {
+            sms_message_suffix: "~~".to_owned(),
+            ..LogConfig::default()
+        });
+        assert_eq!(logs.emit("A-10", &[], Timestamp::EPOCH), Ok(()));
+        let line = logs.lines(LogFile::AmtProxyMgr).join("");
+        assert!(line.starts_with("ERROR: ICertRequest2->Submit failed: 0x80070005~~  $$<"));
+        assert_eq!(
+            logs.messages(LogFile::AmtProxyMgr),
+            vec!["ERROR: ICertRequest2->Submit failed: 0x80070005"]
+        );
+        let parsed = parse_line(&line);
+        assert_eq!(
+            parsed.message,
+            "ERROR: ICertRequest2->Submit failed: 0x80070005"
+        );
+        assert_eq!(
+            match_message(&parsed.message).map(|(t, _)| t.id),
+            Some("A-10")
         );
     }
 
