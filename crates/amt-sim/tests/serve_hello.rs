@@ -1,10 +1,10 @@
 //! `amt-sim serve` sends its first Hello at start: one TCP connection from the device's address,
+//! the whole packet in one write, then close (what MeshCentral's Hello listener needs).
 
 #![expect(
     clippy::disallowed_methods,
     reason = "a real-socket test waits in real time"
 )]
-//! the whole packet in one write, then close (what MeshCentral's Hello listener needs).
 
 mod serve_support;
 
