@@ -71,6 +71,7 @@ const FUZZ_TARGETS: &[(&str, &[&str])] = &[
             "crates/amt-wire/testdata/wsman/golden",
         ],
     ),
+    ("http_request", &["crates/amt-wire/testdata/http"]),
 ];
 
 /// Runs every fuzz target for `seconds` each, its corpus seeded from the test data. cargo-fuzz

@@ -222,7 +222,14 @@ impl DeviceConnection {
                             | FaultAction::CloseBeforeResponse
                     ) {
                         device.fault_applied(i, "close_connection after ServerHello", now);
-                        let _ = tls.conn.write_tls(&mut out.send);
+                        let mut flight = Vec::new();
+                        let _ = tls.conn.write_tls(&mut flight);
+                        // Send only the first record (the ServerHello), then close.
+                        let first = flight.get(3..5).map_or(flight.len(), |l| {
+                            5 + usize::from(u16::from_be_bytes([l[0], l[1]]))
+                        });
+                        out.send
+                            .extend_from_slice(flight.get(..first).unwrap_or(&flight));
                         out.close = true;
                         return out;
                     }
@@ -558,7 +565,14 @@ impl DeviceConnection {
                     user: user.clone(),
                 },
             );
-            return self.unauthorized(device, request, false, now);
+            // Authenticated, but the engine denies this user or session the operation.
+            let mut reply = self.unauthorized(device, request, false, now);
+            for a in &post {
+                if let FaultAction::Delay(d) = a {
+                    reply.delay += d.0;
+                }
+            }
+            return reply;
         }
         let mut status = outcome.http_status;
         let mut body = outcome.body;

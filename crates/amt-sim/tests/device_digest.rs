@@ -183,3 +183,14 @@ fn setup_session_digest_mode_demands_admin_and_mebx_password() {
         .expect("request");
     assert_eq!(r.first().map(|r| r.status), Some(200));
 }
+
+#[test]
+fn transcripts_of_the_401_and_identify_are_stable() {
+    let mut dev = device(DeviceProfile::default());
+    let mut conn = dev.accept(http_addr(), peer(), T0).expect("accept");
+    let out = conn.receive(&mut dev, &post(&get_body(GENERAL), None), T0);
+    insta::assert_snapshot!("unauthorized_401", String::from_utf8_lossy(&out.send));
+    let mut conn = dev.accept(http_addr(), peer(), T0).expect("accept");
+    let out = conn.receive(&mut dev, &post(IDENTIFY, None), T0);
+    insta::assert_snapshot!("identify_200", String::from_utf8_lossy(&out.send));
+}

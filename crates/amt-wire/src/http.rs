@@ -1802,4 +1802,281 @@ mod tests {
         assert_eq!(status_reason(431), "Request Header Fields Too Large");
         assert_eq!(status_reason(299), "");
     }
+
+    mod props {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        fn method() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just("POST".to_owned()),
+                Just("GET".to_owned()),
+                Just("HEAD".to_owned()),
+                "[!#$%&'*+.^_`|~0-9A-Za-z-]{1,12}",
+            ]
+        }
+
+        fn target() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just("/wsman".to_owned()),
+                "/[!-~\u{a0}-\u{2ff}]{0,40}",
+                Just("*".to_owned()),
+            ]
+        }
+
+        fn field_name() -> impl Strategy<Value = String> {
+            "[!#$%&'*+.^_`|~0-9A-Za-z-]{1,20}".prop_filter("not a framing field", |n| {
+                !n.eq_ignore_ascii_case("content-length")
+                    && !n.eq_ignore_ascii_case("transfer-encoding")
+            })
+        }
+
+        fn field_value() -> impl Strategy<Value = String> {
+            // No leading or trailing blanks: the decoder trims them (RFC 9112 §5).
+            "([!-~\u{a0}-\u{3ff}]([ \t!-~\u{a0}-\u{3ff}]{0,30}[!-~\u{a0}-\u{3ff}])?)?"
+        }
+
+        fn headers() -> impl Strategy<Value = Headers> {
+            proptest::collection::vec((field_name(), field_value()), 0..10)
+                .prop_map(|fields| fields.into_iter().collect())
+        }
+
+        fn body() -> impl Strategy<Value = Vec<u8>> {
+            proptest::collection::vec(any::<u8>(), 0..300)
+        }
+
+        prop_compose! {
+            fn request()(
+                method in method(),
+                target in target(),
+                minor_version in 0u8..=1,
+                mut headers in headers(),
+                body in body(),
+                chunked in proptest::option::of(any::<usize>()),
+            ) -> Request {
+                if let Some(at) = chunked {
+                    let mut fields: Vec<(String, String)> =
+                        headers.iter().map(|(n, v)| (n.to_owned(), v.to_owned())).collect();
+                    fields.insert(at % (fields.len() + 1), ("Transfer-Encoding".into(), "chunked".into()));
+                    headers = fields.into_iter().collect();
+                }
+                Request { method, target, minor_version, headers, body }
+            }
+        }
+
+        prop_compose! {
+            fn response()(
+                status in prop_oneof![Just(200u16), Just(401), Just(400), Just(204), Just(304), 200u16..=999],
+                reason in "([A-Za-z]([A-Za-z0-9 ]{0,18}[A-Za-z0-9])?)?",
+                minor_version in 0u8..=1,
+                headers in headers(),
+                body in body(),
+            ) -> Response {
+                Response { status, reason, minor_version, headers, body }
+            }
+        }
+
+        fn framing() -> impl Strategy<Value = Framing> {
+            prop_oneof![
+                Just(Framing::ContentLength),
+                (0usize..64).prop_map(|max_chunk| Framing::Chunked { max_chunk }),
+            ]
+        }
+
+        fn limits() -> impl Strategy<Value = Limits> {
+            prop_oneof![
+                Just(Limits::default()),
+                (0usize..200, 0usize..8, 0usize..200).prop_map(|(h, n, b)| Limits {
+                    max_head_bytes: h,
+                    max_headers: n,
+                    max_body_bytes: b,
+                }),
+            ]
+        }
+
+        /// `bytes` cut at the given points (taken modulo its length).
+        fn pieces(bytes: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
+            let mut at: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
+            at.push(0);
+            at.push(bytes.len());
+            at.sort_unstable();
+            at.windows(2)
+                .filter_map(|w| bytes.get(w[0]..w[1]).map(<[u8]>::to_vec))
+                .collect()
+        }
+
+        fn framing_free(headers: &Headers) -> Vec<(&str, &str)> {
+            headers
+                .iter()
+                .filter(|(n, _)| {
+                    !n.eq_ignore_ascii_case("content-length")
+                        && !n.eq_ignore_ascii_case("transfer-encoding")
+                })
+                .collect()
+        }
+
+        fn decode_all_requests(
+            bytes: &[u8],
+            cuts: &[usize],
+        ) -> Result<(Vec<Request>, RequestDecoder), HttpError> {
+            let mut decoder = RequestDecoder::new(Limits::default());
+            let mut out = Vec::new();
+            for piece in pieces(bytes, cuts) {
+                decoder.feed(&piece)?;
+                while let Some(request) = decoder.next_request()? {
+                    out.push(request);
+                }
+            }
+            Ok((out, decoder))
+        }
+
+        /// Where a mutation goes and what it does.
+        #[derive(Clone, Debug)]
+        enum Mutation {
+            Replace(usize, u8),
+            Insert(usize, u8),
+            Delete(usize),
+        }
+
+        fn mutation() -> impl Strategy<Value = Mutation> {
+            let interesting = prop_oneof![
+                Just(b'\r'),
+                Just(b'\n'),
+                Just(b' '),
+                Just(b':'),
+                Just(b';'),
+                Just(b'0'),
+                Just(b'f'),
+                Just(b'-'),
+                any::<u8>()
+            ];
+            prop_oneof![
+                (any::<usize>(), interesting.clone()).prop_map(|(i, b)| Mutation::Replace(i, b)),
+                (any::<usize>(), interesting).prop_map(|(i, b)| Mutation::Insert(i, b)),
+                any::<usize>().prop_map(Mutation::Delete),
+            ]
+        }
+
+        fn mutate(mut bytes: Vec<u8>, mutations: &[Mutation]) -> Vec<u8> {
+            for m in mutations {
+                let len = bytes.len();
+                match *m {
+                    Mutation::Replace(i, b) if len > 0 => {
+                        if let Some(slot) = bytes.get_mut(i % len) {
+                            *slot = b;
+                        }
+                    }
+                    Mutation::Insert(i, b) => bytes.insert(i % (len + 1), b),
+                    Mutation::Delete(i) if len > 0 => {
+                        bytes.remove(i % len);
+                    }
+                    _ => {}
+                }
+            }
+            bytes
+        }
+
+        fn input() -> impl Strategy<Value = Vec<u8>> {
+            prop_oneof![
+                proptest::collection::vec(any::<u8>(), 0..600),
+                (request(), proptest::collection::vec(mutation(), 0..6))
+                    .prop_map(|(r, m)| mutate(r.emit(), &m)),
+                (
+                    response(),
+                    framing(),
+                    proptest::collection::vec(mutation(), 0..6)
+                )
+                    .prop_map(|(r, f, m)| mutate(r.emit(f), &m)),
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn request_round_trips_in_any_pieces(
+                r in request(),
+                cuts in proptest::collection::vec(any::<usize>(), 0..8),
+            ) {
+                let bytes = r.emit();
+                let (mut got, decoder) = decode_all_requests(&bytes, &cuts)
+                    .map_err(|e| TestCaseError::fail(format!("{e}: {:?}", String::from_utf8_lossy(&bytes))))?;
+                prop_assert_eq!(got.len(), 1);
+                prop_assert!(decoder.is_idle());
+                let d = got.remove(0);
+                prop_assert_eq!(&d.method, &r.method);
+                prop_assert_eq!(&d.target, &r.target);
+                prop_assert_eq!(d.minor_version, r.minor_version);
+                prop_assert_eq!(framing_free(&d.headers), framing_free(&r.headers));
+                prop_assert_eq!(&d.body, &r.body);
+                prop_assert_eq!(d.keep_alive(), r.keep_alive());
+                prop_assert_eq!(d.emit(), bytes);
+            }
+
+            #[test]
+            fn pipelined_requests_come_out_in_order(
+                rs in proptest::collection::vec(request(), 1..4),
+                cuts in proptest::collection::vec(any::<usize>(), 0..12),
+            ) {
+                let bytes: Vec<u8> = rs.iter().flat_map(Request::emit).collect();
+                let (got, decoder) = decode_all_requests(&bytes, &cuts)
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert!(decoder.is_idle());
+                prop_assert_eq!(got.len(), rs.len());
+                for (d, r) in got.iter().zip(&rs) {
+                    prop_assert_eq!(d.emit(), r.emit());
+                    prop_assert_eq!(&d.body, &r.body);
+                }
+            }
+
+            #[test]
+            fn response_round_trips_in_any_pieces(
+                rs in proptest::collection::vec((response(), framing()), 1..3),
+                cuts in proptest::collection::vec(any::<usize>(), 0..8),
+            ) {
+                let bytes: Vec<u8> = rs.iter().flat_map(|(r, f)| r.emit(*f)).collect();
+                let mut decoder = ResponseDecoder::new(Limits::default());
+                let mut got = Vec::new();
+                for piece in pieces(&bytes, &cuts) {
+                    decoder.feed(&piece).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                    while let Some(response) = decoder.next_response().map_err(|e| TestCaseError::fail(e.to_string()))? {
+                        got.push(response);
+                    }
+                }
+                prop_assert_eq!(decoder.finish(), Ok(None));
+                prop_assert_eq!(got.len(), rs.len());
+                for (d, (r, framing)) in got.iter().zip(&rs) {
+                    prop_assert_eq!(d.status, r.status);
+                    prop_assert_eq!(&d.reason, &r.reason);
+                    prop_assert_eq!(d.minor_version, r.minor_version);
+                    prop_assert_eq!(framing_free(&d.headers), framing_free(&r.headers));
+                    let expected: &[u8] = if status_has_body(r.status) { &r.body } else { &[] };
+                    prop_assert_eq!(d.body.as_slice(), expected);
+                    prop_assert_eq!(d.emit(*framing), r.emit(*framing));
+                }
+            }
+
+            #[test]
+            fn decoders_never_panic_and_stay_bounded(
+                bytes in input(),
+                cuts in proptest::collection::vec(any::<usize>(), 0..10),
+                limits in limits(),
+            ) {
+                let bound = limits.max_head_bytes + 2 * limits.max_body_bytes + 2;
+                let mut requests = RequestDecoder::new(limits);
+                let mut responses = ResponseDecoder::new(limits);
+                for piece in pieces(&bytes, &cuts) {
+                    if requests.feed(&piece).is_ok() {
+                        while let Ok(Some(_)) = requests.next_request() {}
+                    }
+                    prop_assert!(requests.buffered() <= bound);
+                    let _ = requests.expects_continue();
+                    if responses.feed(&piece).is_ok() {
+                        while let Ok(Some(_)) = responses.next_response() {}
+                    }
+                }
+                while let Ok(Some(_)) = responses.finish() {}
+                prop_assert!(responses.next_response().is_err() || responses.finish() == Ok(None));
+            }
+        }
+    }
 }

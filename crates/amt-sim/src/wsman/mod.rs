@@ -10,7 +10,8 @@
 //! Class families live in submodules: `setup` (activation), `pki` (certificates, keys, TLS),
 //! `auth` (ACLs), `timesync`, `redirection` (redirection, KVM, opt-in, Kerberos, web UI, power
 //! scheme), `power` (power and boot), `wifi` (Wi-Fi, 802.1X, Ethernet), `logs` (message and
-//! audit log) and `inventory` (hardware inventory).
+//! audit log), `inventory` (hardware inventory) and `other` (alarm clock, CIRA, HTTP proxies and
+//! other less used services).
 //!
 //! Decisions where the references are silent are listed in [`Engine::handle`]'s documentation.
 
@@ -25,6 +26,7 @@ mod engine;
 mod inventory;
 mod logs;
 mod model;
+mod other;
 pub(crate) mod pki;
 mod power;
 mod redirection;
@@ -254,7 +256,9 @@ pub enum Note {
 
 /// The `IdentifyResponse` (unauthenticated discovery): `ProductVendor` `Intel(r)`,
 /// `ProductVersion` `AMT <major.minor>`, `DASHVersion`, `SecurityProfiles`. Unauthenticated
-/// answers omit nothing (AMT answers Identify anonymously with the same body).
+/// answers omit nothing (AMT answers Identify anonymously with the same body). As DSP0226
+/// Identify responses, it has an empty header (no WS-Addressing blocks): read it with
+/// `Element::parse`; `Envelope::parse` insists on a `wsa:Action`.
 pub fn identify_response(facts: &DeviceFacts, authenticated: bool) -> Vec<u8> {
     let _ = authenticated;
     let mut version = facts.amt_version.split('.');

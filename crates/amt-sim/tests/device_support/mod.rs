@@ -299,3 +299,183 @@ impl TlsPipe {
         Ok(responses(&plain))
     }
 }
+
+// ----- MeshCentral-style activation -----
+
+pub const ADMIN_PASSWORD: &str = "Adm1n-P@ssw0rd";
+pub const MEBX_PASSWORD: &str = "Mebx-P@ssw0rd1";
+const AMT: &str = "http://intel.com/wbem/wscim/1/amt-schema/1/";
+
+/// Text between `<…:name>` and the next `<` in `body`.
+pub fn element_text(body: &str, name: &str) -> Option<String> {
+    let start = body
+        .find(&format!(":{name}>"))
+        .or_else(|| body.find(&format!("<{name}>")))?;
+    let rest = &body[start..];
+    let open = rest.find('>')? + 1;
+    let end = rest[open..].find('<')?;
+    Some(rest[open..open + end].to_owned())
+}
+
+pub fn return_value(body: &str) -> Option<u32> {
+    element_text(body, "ReturnValue").and_then(|t| t.parse().ok())
+}
+
+fn envelope(action: &str, resource: &str, selectors: &str, body: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?><Envelope xmlns=\"http://www.w3.org/2003/05/soap-envelope\" \
+xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\" xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\">\
+<Header><a:Action>{action}</a:Action><a:To>/wsman</a:To><w:ResourceURI>{resource}</w:ResourceURI><a:MessageID>1</a:MessageID>\
+<a:ReplyTo><a:Address>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:Address></a:ReplyTo>\
+<w:OperationTimeout>PT60S</w:OperationTimeout>{selectors}</Header><Body>{body}</Body></Envelope>"
+    )
+}
+
+/// Sends `body` on the setup pipe without credentials and returns (status, body text).
+pub fn setup_call(
+    pipe: &mut TlsPipe,
+    dev: &mut Device,
+    body: &str,
+    now: Timestamp,
+) -> (u16, String) {
+    let r = pipe.request(dev, &post(body, None), now).expect("request");
+    let r = r.into_iter().next().expect("response");
+    (r.status, body_text(&r))
+}
+
+/// MeshCentral's bare-metal ACM activation over the provisioning-certificate session: realm,
+/// MEBx password, admin password, key pair, certificate, TLS credential context, TLS settings
+/// (TLS on, non-secure still accepted), commit. Returns the setup pipe.
+pub fn activate(dev: &mut Device, now: Timestamp) -> TlsPipe {
+    let mut pipe = TlsPipe::connect(dev, Some("prov-oid"), now);
+    pipe.handshake(dev, now).expect("handshake");
+    assert!(pipe.conn.setup_accepted(), "setup session accepted");
+    let (s, b) = setup_call(&mut pipe, dev, &get_body("AMT_GeneralSettings"), now);
+    assert_eq!(s, 200, "{b}");
+    let realm = element_text(&b, "DigestRealm").expect("realm");
+    let (s, _) = setup_call(
+        &mut pipe,
+        dev,
+        &get_body("AMT_SetupAndConfigurationService"),
+        now,
+    );
+    assert_eq!(s, 200);
+    let ns = |c: &str| format!("{AMT}{c}");
+    let invoke = |class: &str, method: &str, params: &str| {
+        let n = ns(class);
+        envelope(
+            &format!("{n}/{method}"),
+            &n,
+            "",
+            &format!("<r:{method}_INPUT xmlns:r=\"{n}\">{params}</r:{method}_INPUT>"),
+        )
+    };
+    let (s, b) = setup_call(
+        &mut pipe,
+        dev,
+        &invoke(
+            "AMT_SetupAndConfigurationService",
+            "SetMEBxPassword",
+            &format!("<r:Password>{MEBX_PASSWORD}</r:Password>"),
+        ),
+        now,
+    );
+    assert_eq!((s, return_value(&b)), (200, Some(0)), "{b}");
+    let ha1 = hex::encode(amt_wire::digest::ha1("admin", &realm, ADMIN_PASSWORD));
+    let (s, b) = setup_call(
+        &mut pipe,
+        dev,
+        &invoke(
+            "AMT_AuthorizationService",
+            "SetAdminAclEntryEx",
+            &format!("<r:Username>admin</r:Username><r:DigestPassword>{ha1}</r:DigestPassword>"),
+        ),
+        now,
+    );
+    assert_eq!((s, return_value(&b)), (200, Some(0)), "{b}");
+    let (s, b) = setup_call(
+        &mut pipe,
+        dev,
+        &invoke(
+            "AMT_PublicKeyManagementService",
+            "GenerateKeyPair",
+            "<r:KeyAlgorithm>0</r:KeyAlgorithm><r:KeyLength>2048</r:KeyLength>",
+        ),
+        now,
+    );
+    assert_eq!((s, return_value(&b)), (200, Some(0)), "{b}");
+    let pool = dev
+        .state()
+        .key_pairs
+        .last()
+        .and_then(|k| k.pool_index)
+        .expect("pool key");
+    let cert =
+        amt_sim::tls::self_signed_identity(pool, "amt-device-01.corp.amt-sim.test", now, 365)
+            .expect("device web certificate");
+    use base64::Engine as _;
+    let blob = base64::engine::general_purpose::STANDARD.encode(cert.cert_der.as_ref());
+    let (s, b) = setup_call(
+        &mut pipe,
+        dev,
+        &invoke(
+            "AMT_PublicKeyManagementService",
+            "AddCertificate",
+            &format!("<r:CertificateBlob>{blob}</r:CertificateBlob>"),
+        ),
+        now,
+    );
+    assert_eq!((s, return_value(&b)), (200, Some(0)), "{b}");
+    let cert_id = b
+        .split("Name=\"InstanceID\">")
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .expect("created certificate InstanceID")
+        .to_owned();
+    let ctx = ns("AMT_TLSCredentialContext");
+    let create = envelope(
+        "http://schemas.xmlsoap.org/ws/2004/09/transfer/Create",
+        &ctx,
+        "",
+        &format!(
+            "<r:AMT_TLSCredentialContext xmlns:r=\"{ctx}\"><r:ElementInContext><a:Address>/wsman</a:Address>\
+<a:ReferenceParameters><w:ResourceURI>{AMT}AMT_PublicKeyCertificate</w:ResourceURI><w:SelectorSet>\
+<w:Selector Name=\"InstanceID\">{cert_id}</w:Selector></w:SelectorSet></a:ReferenceParameters></r:ElementInContext>\
+<r:ElementProvidingContext><a:Address>/wsman</a:Address><a:ReferenceParameters>\
+<w:ResourceURI>{AMT}AMT_TLSProtocolEndpointCollection</w:ResourceURI><w:SelectorSet>\
+<w:Selector Name=\"ElementName\">TLSProtocolEndpointInstances Collection</w:Selector></w:SelectorSet>\
+</a:ReferenceParameters></r:ElementProvidingContext></r:AMT_TLSCredentialContext>"
+        ),
+    );
+    let (s, b) = setup_call(&mut pipe, dev, &create, now);
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = setup_call(
+        &mut pipe,
+        dev,
+        &testdata("meshcentral_put_tls_settings.xml"),
+        now,
+    );
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = setup_call(
+        &mut pipe,
+        dev,
+        &invoke("AMT_SetupAndConfigurationService", "CommitChanges", ""),
+        now,
+    );
+    assert_eq!((s, return_value(&b)), (200, Some(0)), "{b}");
+    pipe
+}
+
+/// A digest-authenticated request on a fresh plain connection (challenge, then answer).
+pub fn digest_plain(
+    dev: &mut Device,
+    body: &str,
+    user: &str,
+    pass: &str,
+    now: Timestamp,
+) -> Response {
+    let (challenge, _) = exchange(dev, &post(body, None), now);
+    assert_eq!(challenge.status, 401);
+    let a = answer(&challenge, user, pass, "00000001");
+    exchange(dev, &post(body, Some(&a)), now).0
+}
