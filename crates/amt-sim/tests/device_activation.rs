@@ -73,3 +73,21 @@ fn refused_chain_gets_an_alert_and_an_event() {
     );
     assert_eq!(dev.provisioning_state(), ProvisioningState::Pre);
 }
+
+#[test]
+fn a_request_followed_by_close_notify_is_still_answered() {
+    use std::io::{Read as _, Write as _};
+    let mut dev = device(DeviceProfile::default());
+    let mut pipe = TlsPipe::connect(&mut dev, Some("prov-oid"), T0);
+    pipe.handshake(&mut dev, T0).expect("handshake");
+    pipe.client
+        .writer()
+        .write_all(&post(&get_body("AMT_GeneralSettings"), None))
+        .expect("write");
+    pipe.client.send_close_notify();
+    pipe.pump(&mut dev, T0).expect("pump");
+    assert!(pipe.closed);
+    let mut plain = Vec::new();
+    let _ = pipe.client.reader().read_to_end(&mut plain);
+    assert_eq!(responses(&plain).first().map(|r| r.status), Some(200));
+}
