@@ -362,6 +362,90 @@ pub struct HostBasedSetup {
     pub cert_chain_status: u32,
 }
 
+/// An alarm clock occurrence (`IPS_AlarmClockOccurrence`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlarmOccurrence {
+    /// `InstanceID` (also `ElementName`).
+    pub instance_id: String,
+    /// `StartTime` (CIM datetime text).
+    pub start_time: String,
+    /// `Interval` (CIM interval text), if recurring.
+    pub interval: Option<String>,
+    /// `DeleteOnCompletion`.
+    pub delete_on_completion: bool,
+}
+
+/// A CIRA management presence server (`AMT_ManagementPresenceRemoteSAP`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MpsServer {
+    /// `Name` (`Intel(r) AMT:Management Presence Server N`).
+    pub name: String,
+    /// `AccessInfo` (host name or address).
+    pub access_info: String,
+    /// `InfoFormat` (3 IPv4, 4 IPv6, 201 FQDN).
+    pub info_format: u32,
+    /// `Port`.
+    pub port: u32,
+    /// `AuthMethod` (1 mutual TLS, 2 user name/password).
+    pub auth_method: u32,
+    /// `CN`.
+    pub cn: String,
+}
+
+/// A CIRA remote access policy rule (`AMT_RemoteAccessPolicyRule`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyRule {
+    /// `PolicyRuleName`.
+    pub name: String,
+    /// `Trigger` (0 user initiated, 1 alert, 2 periodic, 3 home provisioning).
+    pub trigger: u32,
+    /// `TunnelLifeTime` seconds.
+    pub tunnel_lifetime: u32,
+    /// `ExtendedData` (base64).
+    pub extended_data: String,
+    /// Names of the MPS servers the rule applies to.
+    pub servers: Vec<String>,
+}
+
+/// An HTTP proxy access point (`IPS_HTTPProxyAccessPoint`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HttpProxy {
+    /// `Name`.
+    pub name: String,
+    /// `AccessInfo`.
+    pub access_info: String,
+    /// `InfoFormat`.
+    pub info_format: u32,
+    /// `Port`.
+    pub port: u32,
+    /// `NetworkDnsSuffix`.
+    pub network_dns_suffix: String,
+}
+
+/// Settings of the less used services (alarm clock, CIRA, HTTP proxies, environment detection,
+/// host-side power saving). Absent in older state files (serde default).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct OtherSettings {
+    /// Alarm clock occurrences.
+    pub alarms: Vec<AlarmOccurrence>,
+    /// CIRA servers.
+    pub mps_servers: Vec<MpsServer>,
+    /// CIRA policy rules.
+    pub policy_rules: Vec<PolicyRule>,
+    /// HTTP proxies.
+    pub http_proxies: Vec<HttpProxy>,
+    /// `AMT_EnvironmentDetectionSettingData.DetectionStrings`.
+    pub detection_strings: Vec<String>,
+    /// `AMT_UserInitiatedConnectionService.EnabledState` (32768 all off … 32771 BIOS and OS).
+    pub user_initiated_connection: Option<u32>,
+    /// `IPS_IEEE8021xSettings` properties set by Put.
+    pub ieee8021x_host: Vec<(String, String)>,
+    /// `IPS_PowerManagementService` OS power saving state (2 full power, 3 saving).
+    pub os_power_saving_state: Option<u32>,
+    /// Counter for names of created objects.
+    pub next_id: u32,
+}
+
 /// Counters for handles AMT hands out.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Counters {
@@ -449,6 +533,9 @@ pub struct NvramState {
     pub provisioning_period_hours: u32,
     /// The seed this state was made from (new nonces after unprovisioning derive from it).
     pub seed: u64,
+    /// Alarm clock, CIRA, proxies and other less used settings.
+    #[serde(default)]
+    pub other: OtherSettings,
 }
 
 /// What the TLS port must do, from the committed TLS settings.
@@ -541,6 +628,7 @@ impl NvramState {
             counters: Counters::default(),
             provisioning_period_hours: 24,
             seed,
+            other: OtherSettings::default(),
         }
     }
 

@@ -10,7 +10,8 @@
 //! Class families live in submodules: `setup` (activation), `pki` (certificates, keys, TLS),
 //! `auth` (ACLs), `timesync`, `redirection` (redirection, KVM, opt-in, Kerberos, web UI, power
 //! scheme), `power` (power and boot), `wifi` (Wi-Fi, 802.1X, Ethernet), `logs` (message and
-//! audit log) and `inventory` (hardware inventory).
+//! audit log), `inventory` (hardware inventory) and `other` (alarm clock, CIRA, HTTP proxies and
+//! other less used services).
 //!
 //! Decisions where the references are silent are listed in [`Engine::handle`]'s documentation.
 
@@ -25,6 +26,7 @@ mod engine;
 mod inventory;
 mod logs;
 mod model;
+mod other;
 pub(crate) mod pki;
 mod power;
 mod redirection;
@@ -34,7 +36,7 @@ mod wifi;
 
 use amt_wire::hello::DeviceUuid;
 use amt_wire::time::Timestamp;
-use amt_wire::wsman::names::{ADDRESSING, IDENTITY, SOAP_ENVELOPE, WSMAN};
+use amt_wire::wsman::names::{IDENTITY, SOAP_ENVELOPE, WSMAN};
 use amt_wire::wsman::{Element, Envelope};
 
 pub use engine::Engine;
@@ -254,9 +256,9 @@ pub enum Note {
 
 /// The `IdentifyResponse` (unauthenticated discovery): `ProductVendor` `Intel(r)`,
 /// `ProductVersion` `AMT <major.minor>`, `DASHVersion`, `SecurityProfiles`. Unauthenticated
-/// answers omit nothing (AMT answers Identify anonymously with the same body). The header
-/// carries only a `wsa:Action` (`…/wsmanidentity.xsd/IdentifyResponse`), so that strict
-/// envelope readers that require one accept it.
+/// answers omit nothing (AMT answers Identify anonymously with the same body). As DSP0226
+/// Identify responses, it has an empty header (no WS-Addressing blocks): read it with
+/// `Element::parse`; `Envelope::parse` insists on a `wsa:Action`.
 pub fn identify_response(facts: &DeviceFacts, authenticated: bool) -> Vec<u8> {
     let _ = authenticated;
     let mut version = facts.amt_version.split('.');
@@ -282,13 +284,7 @@ pub fn identify_response(facts: &DeviceFacts, authenticated: bool) -> Vec<u8> {
         .with_declaration(Some("a"), SOAP_ENVELOPE)
         .with_declaration(Some("b"), IDENTITY)
         .with_declaration(Some("c"), DASH)
-        .with_declaration(Some("d"), ADDRESSING)
-        .with_child(
-            Element::prefixed("a", SOAP_ENVELOPE, "Header").with_child(
-                Element::prefixed("d", ADDRESSING, "Action")
-                    .with_text(format!("{IDENTITY}/IdentifyResponse")),
-            ),
-        )
+        .with_child(Element::prefixed("a", SOAP_ENVELOPE, "Header"))
         .with_child(Element::prefixed("a", SOAP_ENVELOPE, "Body").with_child(body));
     envelope.to_xml().into_bytes()
 }

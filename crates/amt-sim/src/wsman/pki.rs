@@ -177,7 +177,11 @@ pub(crate) fn put(
             if remote && let Some(v) = flag("AcceptNonSecureConnections")? {
                 s.accept_non_secure_connections = v;
             }
-            let cns = input.texts("TrustedCN");
+            let cns: Vec<String> = input
+                .texts("TrustedCN")
+                .into_iter()
+                .filter(|c| !c.is_empty())
+                .collect();
             if !cns.is_empty() {
                 s.trusted_cn = cns;
             }

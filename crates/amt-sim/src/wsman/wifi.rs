@@ -211,6 +211,12 @@ pub(crate) fn invoke(
             }
             Ok(MethodOut::ok())
         }
+        ("AMT_EthernetPortSettings", "SetLinkPreference") => {
+            input.u32("LinkPreference").map(|p| match p {
+                None | Some(1 | 2) => MethodOut::ok(),
+                _ => MethodOut::status(pt::INVALID_PARAMETER),
+            })
+        }
         ("CIM_WiFiPort", "RequestStateChange") => input.u32("RequestedState").map(|s| match s {
             Some(2 | 3 | 32768..=32769) => MethodOut::ok(),
             _ => MethodOut::status(pt::INVALID_PARAMETER),
