@@ -637,6 +637,15 @@ impl NvramState {
         self.provisioning_state
     }
 
+    /// The control mode as AMT reports it: a device made post-provisioning without a recorded
+    /// mode (e.g. by a device profile) counts as admin control mode.
+    pub fn effective_control_mode(&self) -> ControlMode {
+        match (self.provisioning_state, self.control_mode) {
+            (ProvisioningState::Post, ControlMode::None) => ControlMode::Admin,
+            (_, mode) => mode,
+        }
+    }
+
     /// The digest realm (`Digest:` + 32 upper-case hex).
     pub fn digest_realm(&self) -> &str {
         &self.digest_realm
