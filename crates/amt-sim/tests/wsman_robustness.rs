@@ -135,7 +135,7 @@ fn action_kind() -> impl Strategy<Value = u8> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(ProptestConfig::with_cases(512))]
 
     #[test]
     fn any_request_gets_a_well_formed_answer(
@@ -168,7 +168,12 @@ proptest! {
             _ => invoke("1", &uri, method, &sels, &inputs),
         };
         // send_xml asserts: no self-closing tags, no CDATA, the body parses as an envelope.
+        let before = d.state.clone();
         let r = d.send_xml(session, &xml);
+        // Every NVRAM change is reported, so the core persists it.
+        if !r.changed {
+            prop_assert_eq!(&d.state, &before);
+        }
         prop_assert!(matches!(r.status, 200 | 400 | 401 | 500), "status {}", r.status);
         if r.status == 401 {
             prop_assert!(r.body.is_empty());
