@@ -22,10 +22,10 @@
 //!   power, boot, logs or inventory). Digest users with a user ACL entry need the class's realm
 //!   (2 redirection, 3 PT administration, 4 hardware asset, 5 remote control, 12 network time,
 //!   13 general info, 19 event log, 20 audit log, 21 ACLs); host-based setup is admin-only.
-//! - **Pending vs committed.** `AMT_TLSSettingData` Puts and the credential context are pending
-//!   until `CommitChanges` copies them to the committed settings
-//!   ([`crate::state::NvramState::committed_tls`]). General settings (host and domain name,
-//!   ping, …) apply at once and read back at once.
+//! - **Pending vs committed.** `AMT_TLSSettingData` Puts are pending until `CommitChanges`
+//!   copies them to the committed settings ([`crate::state::NvramState::committed_tls`]); Get
+//!   and Enumerate show the pending values. The credential context (which certificate the TLS
+//!   port serves) and general settings (host and domain name, ping, …) apply at once.
 //! - **CommitChanges** returns 2057 DATA_MISSING when TLS is enabled without a credential
 //!   context, when TLS is enabled and the clock was never set (device clock before 2005), when
 //!   no admin password was set while provisioning, or on AMT 19+ while the MEBx password is the
