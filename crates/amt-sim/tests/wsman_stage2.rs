@@ -934,3 +934,32 @@ fn alarm_clock_and_environment_detection() {
         ["corp.amt-sim.test", "lab.amt-sim.test"]
     );
 }
+
+#[test]
+fn unprovision_over_the_setup_session_returns_to_pre() {
+    let mut d = Device::new();
+    let svc = format!("{AMT}AMT_SetupAndConfigurationService");
+    let r = d.setup(&invoke(
+        "1",
+        &svc,
+        "SetMEBxPassword",
+        &[],
+        "<h:Password>Mebx-P@ss1</h:Password>",
+    ));
+    assert_eq!(r.return_value(), 0);
+    assert_eq!(d.state.provisioning_state(), ProvisioningState::In);
+    let r = d.setup(&invoke(
+        "2",
+        &svc,
+        "Unprovision",
+        &[],
+        "<h:ProvisioningMode>1</h:ProvisioningMode>",
+    ));
+    assert_eq!(r.return_value(), 0);
+    assert_eq!(d.state.provisioning_state(), ProvisioningState::Pre);
+    assert!(d.state.mebx_password_is_default());
+    assert!(r.notes.contains(&Note::ProvisioningStateChanged {
+        from: ProvisioningState::In,
+        to: ProvisioningState::Pre
+    }));
+}
