@@ -112,6 +112,8 @@ fn value() -> impl Strategy<Value = String> {
         Just("true".to_owned()),
         Just("4294967296".to_owned()),
         Just("-1".to_owned()),
+        Just("9223372036854775807".to_owned()),
+        Just("-9223372036854775808".to_owned()),
         Just("AAAAAAAAAAAAAAAAAAAAAA==".to_owned()),
         "[a-zA-Z0-9+/=:. -]{0,40}",
     ]
