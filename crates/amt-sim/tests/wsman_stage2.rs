@@ -773,6 +773,15 @@ fn time_sync_moves_the_device_clock() {
         ),
     ));
     assert_eq!(r.return_value(), 36, "Ta0 in the future");
+    let r = d.setup(&invoke(
+        "5",
+        &time,
+        "SetHighAccuracyTimeSynch",
+        &[],
+        "<h:Ta0>-9223372036854775808</h:Ta0><h:Tm1>9223372036854775807</h:Tm1><h:Tm2>9223372036854775807</h:Tm2>",
+    ));
+    assert_eq!(r.return_value(), 36, "not uint32 times");
+    assert_eq!(d.state.clock_offset_ms(), 100_000);
 }
 
 #[test]
