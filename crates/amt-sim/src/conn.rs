@@ -565,7 +565,14 @@ impl DeviceConnection {
                     user: user.clone(),
                 },
             );
-            return self.unauthorized(device, request, false, now);
+            // Authenticated, but the engine denies this user or session the operation.
+            let mut reply = self.unauthorized(device, request, false, now);
+            for a in &post {
+                if let FaultAction::Delay(d) = a {
+                    reply.delay += d.0;
+                }
+            }
+            return reply;
         }
         let mut status = outcome.http_status;
         let mut body = outcome.body;
