@@ -296,6 +296,32 @@ impl ServicePoint {
         self.devices.get(uuid).is_some_and(|d| d.running)
     }
 
+    /// Parses the bytes of a Hello connection and handles them as [`Input::Hello`]; a Hello that
+    /// does not parse is logged (`hello.malformed`, with the `amt_wire` error) and dropped.
+    pub fn handle_hello_bytes(
+        &mut self,
+        from: SocketAddr,
+        bytes: &[u8],
+        now: Timestamp,
+    ) -> Vec<Action> {
+        match HelloPacket::parse(bytes) {
+            Ok(packet) => self.handle(Input::Hello { from, packet, now }),
+            Err(e) => {
+                if !self.started {
+                    self.started = true;
+                    self.startup(now);
+                }
+                let ip = from.ip().to_string();
+                self.log(
+                    "hello.malformed",
+                    &[("ip", &ip), ("error", &e.to_string())],
+                    now,
+                );
+                Vec::new()
+            }
+        }
+    }
+
     /// Handles one input and returns what to do.
     pub fn handle(&mut self, input: Input) -> Vec<Action> {
         let now = input.now();

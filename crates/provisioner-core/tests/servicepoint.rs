@@ -940,3 +940,31 @@ fn the_alias_decides_whether_hellos_can_arrive() {
     env.dns.provision_server_alias = AliasState::RegisteredBeforeServicePoint;
     assert!(!env.dns.provision_server_resolvable());
 }
+
+#[test]
+fn hello_bytes_are_parsed_or_logged_as_malformed() -> TestResult {
+    let env = Environment::default_for_tests();
+    let uuid = device_uuid(&env)?;
+    let mut sp = service_point(env)?;
+    let packet = HelloPacket {
+        admin_credentials_set: false,
+        retry_count: 0,
+        uuid,
+        kind: HelloKind::Pki {
+            hashes: vec![tp(ROOT_SHA256)?],
+        },
+    };
+    let bytes = packet.to_bytes()?;
+    assert_eq!(sp.handle_hello_bytes(source(), &bytes, at(0)).len(), 1);
+    assert_eq!(sp.handle_hello_bytes(source(), &bytes[..10], at(1)), vec![]);
+    let last = sp
+        .logs()
+        .messages(LogFile::AmtOpMgr)
+        .pop()
+        .unwrap_or_default();
+    assert!(
+        last.starts_with("Discarded malformed AMT Hello message from 192.0.2.10: "),
+        "{last}"
+    );
+    Ok(())
+}
