@@ -753,6 +753,13 @@ fn a20_wireless_provision_not_supported() -> TestResult {
     assert_eq!(result.failed_step, Some(Step::Connect), "{result:?}");
     let op = site.messages(LogFile::AmtOpMgr);
     assert!(has(&op, A20), "{op:#?}");
+    // Written after the connect retries (two, 5 s apart on the virtual clock), framed.
+    assert!(
+        site.lines(LogFile::AmtOpMgr)
+            .contains(&format!("{A20}{}", op_suffix("01-15-2027 00:00:10.000"))),
+        "{:#?}",
+        site.lines(LogFile::AmtOpMgr)
+    );
     // Wire: the TCP connect to the wireless address gets nowhere; no TLS, no HTTP.
     let events = site.device_events();
     assert!(tls_refusals(&events).is_empty(), "{events:?}");
@@ -794,5 +801,71 @@ fn a20_wireless_provision_not_supported() -> TestResult {
         "{events:?}"
     );
     assert!(!site.device_state().contains("Post"));
+    Ok(())
+}
+
+/// The documented (A-xx) lines of every file, framed, with the file name.
+fn framed_documented(site: &Site) -> Vec<String> {
+    let mut out = Vec::new();
+    for file in LogFile::ALL {
+        for (message, line) in site.messages(file).iter().zip(site.lines(file)) {
+            if let Some((text, _)) = logs::match_message(message)
+                && text.id.starts_with("A-")
+            {
+                out.push(format!("{} [{}] {line}", file.file_name(), text.id));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn documented_lines_of_every_entry_snapshot() -> TestResult {
+    let mut report = Vec::new();
+    for name in [
+        "a02-sp1",
+        "a02-sp2",
+        "a03-sp1",
+        "a03-sp2",
+        "a04",
+        "a09",
+        "a10",
+        "a11",
+        "a18",
+        "a19",
+        "a20-wireless",
+        "a20-fqdn",
+    ] {
+        let mut site = Site::load(name)?;
+        site.hello_round()?;
+        report.push(format!("== {name} (hello → session)"));
+        report.extend(framed_documented(&site));
+    }
+    for name in ["a06", "a12"] {
+        let mut site = Site::load(name)?;
+        // The refusal itself is what is being recorded here.
+        let _refused = site.in_band()?;
+        report.push(format!("== {name} (in band)"));
+        report.extend(framed_documented(&site));
+    }
+    let mut site = Site::load("a15")?;
+    site.start_up();
+    report.push("== a15 (service point start-up)".to_owned());
+    report.extend(framed_documented(&site));
+    let mut site = Site::load("a17")?;
+    site.hello_round()?;
+    let result = site.result()?.clone();
+    let removal_at = catalog_support::T0 + Duration::from_secs(600);
+    site.clock.advance_to(removal_at);
+    site.sp.remove_provisioning(
+        &result.uuid,
+        &mut site.directory,
+        &mut site.ca,
+        result.web_cert_serial.as_deref(),
+        removal_at,
+    );
+    report.push("== a17 (removal)".to_owned());
+    report.extend(framed_documented(&site));
+    insta::assert_snapshot!("documented_lines", report.join("\n"));
     Ok(())
 }
