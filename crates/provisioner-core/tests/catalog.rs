@@ -8,7 +8,7 @@
 //! | --- | --- | --- | --- |
 //! | A-01 | env `provisioning_certificates: []` (validation refuses); computer `heci_driver: false` | — (no documented line) | `a01_prerequisites_missing` |
 //! | A-02 | env `schannel_hotfix: false`, `configmgr.version: sp1` / `sp2` | amtopmgr.log | `a02_schannel_hotfix_overwritten` |
-//! | A-03 | device: no DHCP option 15 / MEBx domain (server by IP); device DNS without `provisionserver` + env alias `not-registered` | amtopmgr.log | `a03_dns_dhcp_misconfigured` |
+//! | A-03 | (a) device: no DHCP option 15 / MEBx domain (server by IP); (b) device DNS without `provisionserver` + env alias `not-registered`; (c) computer `wired_ip` nobody owns (GAP: A-20 text on SP2) | amtopmgr.log | `a03_dns_dhcp_misconfigured` |
 //! | A-04 | env `active_directory.container_exists: false` | amtproxymgr.log | `a04_ad_container_missing` |
 //! | A-05 | env `active_directory.disjoint_namespace: true` | — (no documented line) | `a05_disjoint_namespace_unsupported` |
 //! | A-06 | env `site_mode: mixed`, computer `client_installed`, `client_approved: false` | amtopmgr.log | `a06_inband_client_not_approved` |
@@ -178,6 +178,54 @@ fn a03_dns_dhcp_misconfigured() -> TestResult {
             "{name}"
         );
         assert_eq!(http_requests(&events), 0);
+        assert!(site.device_state().contains("Pre"));
+    }
+    // (c) DHCP did not register the host record: the service point connects to a stale address
+    // (nobody answers), retries, and gives up at the connect step.
+    for (name, version) in [
+        ("a03-host-sp1", ConfigMgrVersion::Sp1),
+        ("a03-host-sp2", ConfigMgrVersion::Sp2),
+    ] {
+        let mut site = Site::load(name)?;
+        let actions = site.hello_round()?;
+        let stale: std::net::IpAddr = "192.0.2.99".parse()?;
+        assert!(
+            matches!(&actions[..], [Action::Provision { target, .. }] if target.ip() == stale),
+            "{actions:?}"
+        );
+        assert_eq!(site.failed_step()?, Some(Step::Connect), "{name}");
+        // Three unanswered SYNs (10 s connect timeout) and two 5 s pauses, on the virtual clock.
+        assert_eq!(
+            site.clock
+                .now()
+                .saturating_duration_since(catalog_support::T0),
+            Duration::from_secs(40),
+            "{name}"
+        );
+        // Wire: nothing reached the device (no TCP, no TLS, no HTTP).
+        let events = site.device_events();
+        assert!(
+            tls_refusals(&events).is_empty() && http_requests(&events) == 0,
+            "{events:?}"
+        );
+        let op = site.messages(LogFile::AmtOpMgr);
+        // GAP: the catalog gives A-03 the A-02 texts ("Device internal error", SP1 short / SP2
+        // long) for every cause; for a dead address the code writes the A-20 text on SP2 and an
+        // undocumented `tls.failed` line on SP1 (the coordinator decides which is right).
+        assert!(
+            !has(&op, SP1_SHORT) && !has(&op, SP2_LONG),
+            "{name}: {op:#?}"
+        );
+        match version {
+            ConfigMgrVersion::Sp1 => assert!(
+                site.sp
+                    .logs()
+                    .ids(LogFile::AmtOpMgr)
+                    .contains(&"tls.failed"),
+                "{op:#?}"
+            ),
+            ConfigMgrVersion::Sp2 => assert!(has(&op, A20), "{op:#?}"),
+        }
         assert!(site.device_state().contains("Pre"));
     }
     // (b) No ProvisionServer alias: the device's lookup fails, no Hello ever reaches the service
