@@ -208,6 +208,12 @@ fn a03_dns_dhcp_misconfigured() -> TestResult {
             tls_refusals(&events).is_empty() && http_requests(&events) == 0,
             "{events:?}"
         );
+        assert!(
+            !events
+                .iter()
+                .any(|e| matches!(e, EventKind::ConnectionRefused { .. })),
+            "{events:?}"
+        );
         let op = site.messages(LogFile::AmtOpMgr);
         // GAP: the catalog gives A-03 the A-02 texts ("Device internal error", SP1 short / SP2
         // long) for every cause; for a dead address the code writes the A-20 text on SP2 and an
