@@ -74,6 +74,17 @@ fn has(messages: &[String], line: &str) -> bool {
     messages.iter().any(|m| m == line)
 }
 
+/// Reasons of the connections the device refused.
+fn refused_connections(events: &[EventKind]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            EventKind::ConnectionRefused { reason, .. } => Some(reason.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
 fn provision_started(site: &Site) -> usize {
     site.sp_events()
         .iter()
@@ -614,6 +625,14 @@ fn a16_provisioned_by_other_solution() -> TestResult {
     assert_eq!(result.outcome, Outcome::Failed, "{result:?}");
     assert_eq!(result.failed_step, Some(Step::Connect), "{result:?}");
     assert_eq!(result.amt_status, AmtStatus::NotProvisioned);
+    let events = site.device_events();
+    assert!(
+        refused_connections(&events)
+            .iter()
+            .all(|r| r == "connect/tls-closed")
+            && !refused_connections(&events).is_empty(),
+        "{events:?}"
+    );
     assert!(
         site.device_state().contains("Post"),
         "the other solution's setup stays"
@@ -814,8 +833,14 @@ fn a20_wireless_provision_not_supported() -> TestResult {
         "{:#?}",
         site.lines(LogFile::AmtOpMgr)
     );
-    // Wire: the TCP connect to the wireless address gets nowhere; no TLS, no HTTP.
+    // Wire: the TCP connect to the wireless address gets nowhere (the first try and two
+    // retries are refused: no setup over wireless); no TLS, no HTTP.
     let events = site.device_events();
+    assert_eq!(
+        refused_connections(&events),
+        vec!["connect/wireless".to_owned(); 3],
+        "{events:?}"
+    );
     assert!(tls_refusals(&events).is_empty(), "{events:?}");
     assert_eq!(http_requests(&events), 0);
     assert!(
