@@ -1,7 +1,10 @@
 //! `amt-sim serve` under bad clients: a slow client is cut off at the idle timeout without
 //! stalling others, TLS garbage and HTTP garbage close only their own connection.
 
-#![expect(clippy::disallowed_methods, reason = "a real-socket test measures real time")]
+#![expect(
+    clippy::disallowed_methods,
+    reason = "a real-socket test measures real time"
+)]
 
 mod serve_support;
 

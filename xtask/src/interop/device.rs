@@ -96,6 +96,18 @@ impl Sim {
     }
 }
 
+/// Connects to `addr`, retrying refused connections until `limit`.
+fn connect_retry(addr: SocketAddr, limit: Duration) -> Result<TcpStream> {
+    let start = now();
+    loop {
+        match TcpStream::connect(addr) {
+            Ok(s) => return Ok(s),
+            Err(_) if start.elapsed() < limit => super::procs::pause(Duration::from_millis(100)),
+            Err(e) => return Err(e).with_context(|| format!("connecting to {addr}")),
+        }
+    }
+}
+
 /// A device-level step.
 pub(crate) type Step = fn(&Env) -> Verdict;
 
@@ -192,7 +204,12 @@ fn meshcentral_inner(env: &Env) -> Result<String> {
         env.root
             .join("crates/amt-wire/testdata/hello-pki-23-sha256.bin"),
     )?;
-    let mut s = TcpStream::connect((LOCALHOST, hello_port))?;
+    // MeshCentral prints its "running" line before the listener is bound (the loopback patch
+    // makes listen resolve a host first): retry the connection for a while.
+    let mut s = connect_retry(
+        SocketAddr::new(LOCALHOST, hello_port),
+        Duration::from_secs(15),
+    )?;
     s.write_all(&sample)?;
     drop(s);
     let (which, line) = mc.wait_for(

@@ -102,6 +102,9 @@ pub(crate) async fn beacon_loop<D: DeviceCore>(
     mut stop: watch::Receiver<bool>,
 ) {
     let label = shared.options.label.clone();
+    // Only the first of a run of failed deliveries is a warning (a fleet beaconing to a server
+    // that is down would otherwise flood the log).
+    let mut failing = false;
     loop {
         let due = shared.lock().next_hello_due();
         let wait = async {
@@ -134,9 +137,17 @@ pub(crate) async fn beacon_loop<D: DeviceCore>(
         };
         match send(&beacon, shared.options.hello_source).await {
             Ok(to) => {
-                tracing::info!(device = %label, %to, bytes = beacon.bytes.len(), "Hello sent")
+                failing = false;
+                tracing::info!(device = %label, %to, bytes = beacon.bytes.len(), "Hello sent");
             }
-            Err(e) => tracing::warn!(device = %label, "Hello not delivered: {e}"),
+            Err(e) if failing => tracing::debug!(device = %label, "Hello not delivered: {e}"),
+            Err(e) => {
+                failing = true;
+                tracing::warn!(
+                    device = %label,
+                    "Hello not delivered: {e} (further failures are logged at debug level)"
+                );
+            }
         }
     }
 }

@@ -290,6 +290,13 @@ pub fn provision(ctx: &mut SessionCtx<'_>) -> SessionResult {
         attempts_seen: 0,
         log_digest: true,
     };
+    // Secrets never reach a log line, even inside an error text.
+    for account in &env.accounts {
+        sink.logs.register_secret(&account.password);
+    }
+    for user in &env.stage2.acl {
+        sink.logs.register_secret(&user.password);
+    }
     let mut progress = Progress::default();
     // The service point logs `provision.start` when it decides to provision; a caller that runs
     // a session without one (the `--device` command line) logs it itself.
