@@ -21,10 +21,10 @@
 //! | A-13 | computer `auto_provision: false`, in-band | — (no documented line) | `a13_inband_collection_not_enabled` |
 //! | A-14 | env `configmgr.version: sp1`, computer `previously_discovered: true` | — (no documented line) | `a14_inband_previously_discovered_sitecode_missing` |
 //! | A-15 | env `dns.provision_server_alias: registered-before-service-point`, device DNS without `provisionserver` | amtopmgr.log | `a15_provisionserver_dns_alias_not_registered` |
-//! | A-16 | device `provisioning.state: post` with an unknown admin password | — (no documented line) | `a16_provisioned_by_other_solution` |
-//! | A-17 | env `enterprise_ca.revocation_denied: true`, removal path | amtproxymgr.log | `a17_site_server_cannot_revoke_certs` |
+//! | A-16 | device `provisioning.state: post` with an unknown admin password (GAP: no Hello-less discovery, no TLS listener in `post`); variant: device `setup_auth: digest` + a MEBx password no account knows → 401 on every account, Detected | — (no documented line) | `a16_provisioned_by_other_solution` |
+//! | A-17 | env `enterprise_ca.revocation_denied: true`, removal path (GAP: `Action::Unprovision` is never run against the device) | amtproxymgr.log | `a17_site_server_cannot_revoke_certs` |
 //! | A-18 | env provisioning chain `prov-root4096`, device `personality: amt-6` trusting that root | amtopmgr.log (`logs.a18_file`) | `a18_root_ca_key_over_2048` |
-//! | A-19 | env `enterprise_ca.crl_reachable: false` (SP2) | amtopmgr.log | `a19_crl_check_failed_winrm` |
+//! | A-19 | env `enterprise_ca.crl_reachable: false` (SP2): stage 2 of provisioning and the removal path | amtopmgr.log | `a19_crl_check_failed_winrm` |
 //! | A-20 | env `dns.resolve_to: wireless` + device wireless NIC; device `personality: amt-6` + computer FQDN > 44 bytes | amtopmgr.log | `a20_wireless_provision_not_supported` |
 //!
 //! Lines marked `// GAP:` assert what the code does today where it lacks a knob or a code path.
@@ -347,6 +347,15 @@ fn a06_inband_client_not_approved() -> TestResult {
     assert!(tls_refusals(&events).is_empty());
     assert_eq!(http_requests(&events), 0);
     assert!(!site.device_state().contains("Post"));
+    // A-06 is SP2 only: the same unapproved client on an SP1 site is provisioned in band.
+    let mut env = load_env("a06")?;
+    env.configmgr.version = ConfigMgrVersion::Sp1;
+    let mut site = Site::new(env, catalog_support::load_profile("a06")?)?;
+    let actions = site.in_band()?.map_err(|e| e.to_string())?;
+    assert_eq!(actions.len(), 1, "{actions:?}");
+    assert!(!has(&site.messages(LogFile::AmtOpMgr), A06));
+    assert_eq!(site.result()?.outcome, Outcome::Provisioned);
+    assert!(site.device_state().contains("Post"));
     Ok(())
 }
 
