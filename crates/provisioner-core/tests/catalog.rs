@@ -118,7 +118,7 @@ fn a01_prerequisites_missing() -> TestResult {
     );
     // (2) the in-band client agent refuses a host without the HECI (MEI) driver: no OTP, no
     // request to the site server, no connection to the device.
-    let mut site = Site::new(load_env("a01-heci")?, catalog_support::load_profile("a06")?)?;
+    let mut site = Site::load("a01-heci")?;
     let refusal = site
         .in_band()?
         .err()
