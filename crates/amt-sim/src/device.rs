@@ -24,7 +24,9 @@ use crate::io::store::{StateStore, StoreError};
 use crate::keypool;
 use crate::personality::PersonalityTraits;
 use crate::profile::{DeviceProfile, InitialState, ProfileError, ProvisioningMode};
-use crate::state::{AdminAcl, NvramState, ProvisioningState};
+use crate::state::{
+    AdminAcl, NvramState, ProvisioningState, StoredCertificate, StoredKeyPair, TlsSetting,
+};
 use crate::tls::{DeviceIdentity, TlsError};
 use crate::wsman::{
     DeviceFacts, Engine, HashFact, NetInterface, Note, Outcome, Quirks, RequestContext, Session,
@@ -45,6 +47,10 @@ pub enum DeviceError {
     /// The saved state could not be loaded (a corrupt store is never silently reset).
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The management certificate of a profile-declared post-provisioning device could not be
+    /// made.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
 }
 
 impl DeviceError {
@@ -53,6 +59,7 @@ impl DeviceError {
         match self {
             Self::Profile(e) => e.id(),
             Self::Store(e) => e.id(),
+            Self::Tls(e) => e.id(),
         }
     }
 }
@@ -181,9 +188,10 @@ impl Device {
             None => None,
         };
         let fresh = loaded.is_none();
+        let pool_index = usize::try_from(seed % keypool::POOL_SIZE as u64).unwrap_or(0);
         let state = match loaded {
             Some(s) => s,
-            None => initial_state(&profile, &facts, seed),
+            None => initial_state(&profile, &facts, seed, pool_index, profile.clock_start(now))?,
         };
         let mut device = Self {
             beacons: BeaconState::new(profile.hello_schedule(), now),
@@ -200,7 +208,7 @@ impl Device {
             store,
             events: VecDeque::new(),
             start_host: now,
-            pool_index: usize::try_from(seed % keypool::POOL_SIZE as u64).unwrap_or(0),
+            pool_index,
             setup_identity: None,
             hello_stopped_reported: false,
             http_port: profile.ports.http,
@@ -695,7 +703,18 @@ impl Device {
 }
 
 /// Factory (or profile-declared) state of a fresh device.
-fn initial_state(profile: &DeviceProfile, facts: &DeviceFacts, seed: u64) -> NvramState {
+///
+/// `state: post` with an `admin_password` is a device another solution provisioned: digest
+/// checks that admin password, and its TLS port serves a management certificate (self-signed
+/// with pool key `pool_index`, notBefore `clock`, no client certificate required); plain HTTP
+/// stays open (`AcceptNonSecureConnections`).
+fn initial_state(
+    profile: &DeviceProfile,
+    facts: &DeviceFacts,
+    seed: u64,
+    pool_index: usize,
+    clock: Timestamp,
+) -> Result<NvramState, TlsError> {
     let mut state = NvramState::factory(facts, seed);
     let mebx = &profile.provisioning.mebx_password;
     if mebx != crate::state::DEFAULT_MEBX_PASSWORD {
@@ -713,10 +732,55 @@ fn initial_state(profile: &DeviceProfile, facts: &DeviceFacts, seed: u64) -> Nvr
                     username: user.to_owned(),
                     ha1: amt_wire::digest::ha1(user, &state.digest_realm, pw),
                 });
+                install_management_tls(&mut state, pool_index, &profile.fqdn(), clock)?;
             }
         }
     }
-    state
+    Ok(state)
+}
+
+/// Stores a self-signed management certificate and its pool key, and commits remote TLS with it
+/// (server authentication only, non-secure connections still accepted).
+fn install_management_tls(
+    state: &mut NvramState,
+    pool_index: usize,
+    common_name: &str,
+    clock: Timestamp,
+) -> Result<(), TlsError> {
+    let identity = crate::tls::self_signed_identity(
+        pool_index,
+        common_name,
+        clock,
+        SELF_SIGNED_VALIDITY_DAYS,
+    )?;
+    let der = identity.cert_der.to_vec();
+    let public = crate::wsman::pki::certificate_public_key(&der).unwrap_or_default();
+    let key_handle = state.counters.next_key_handle;
+    state.counters.next_key_handle = key_handle.wrapping_add(1);
+    let cert_handle = state.counters.next_cert_handle;
+    state.counters.next_cert_handle = cert_handle.wrapping_add(1);
+    state.key_pairs.push(StoredKeyPair {
+        handle: key_handle,
+        pool_index: Some(pool_index),
+        pkcs8_der: None,
+        public_pkcs1_der: public,
+    });
+    state.certificates.push(StoredCertificate {
+        handle: cert_handle,
+        der,
+        trusted_root: false,
+        read_only: false,
+    });
+    state.tls_credential_cert = Some(cert_handle);
+    let remote = TlsSetting {
+        enabled: true,
+        mutual_authentication: false,
+        accept_non_secure_connections: true,
+        trusted_cn: Vec::new(),
+    };
+    state.tls_pending.remote = remote.clone();
+    state.tls_committed.remote = remote;
+    Ok(())
 }
 
 /// The WS-MAN engine's view of the profile.

@@ -186,8 +186,10 @@ pub struct Provisioning {
     pub mode: ProvisioningMode,
     /// Factory state of a fresh device (no saved NVRAM): `pre`, `in` or `post`.
     pub state: InitialState,
-    /// For `state: post`: the admin password already set (user `admin`); absent = the MEBx
-    /// password stays the network password.
+    /// For `state: post`: the admin password already set (user `admin`), as by another
+    /// management solution: TLS is then on (a self-signed management certificate from the key
+    /// pool, no client certificate required, plain HTTP still accepted); absent = the MEBx
+    /// password stays the network password and TLS stays off.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub admin_password: Option<String>,
     /// Provisioning server `host:port` (an IP or a name); absent = discover
@@ -210,7 +212,8 @@ pub enum InitialState {
     Pre,
     /// In-provisioning (setup opened, e.g. by the host).
     In,
-    /// Post-provisioning (already provisioned, admin credentials set, no TLS).
+    /// Post-provisioning (already provisioned; with `admin_password`, admin credentials set and
+    /// TLS on with a management certificate).
     Post,
 }
 

@@ -233,11 +233,32 @@ fn initial_states_from_the_profile() {
     ));
     assert_eq!(dev.provisioning_state(), ProvisioningState::Post);
     assert_eq!(dev.next_hello_due(), None);
-    // Post without TLS: the TLS port is closed, plain HTTP takes the admin password.
-    assert!(matches!(
-        dev.accept(tls_addr(), peer(), T0),
-        Err(ConnectRefused::TlsClosed(_))
-    ));
+    // Provisioned by another solution: the TLS port serves a self-signed management certificate
+    // without asking for a client certificate, and digest checks the admin password there.
+    let mut pipe = TlsPipe::connect(&mut dev, None, T0);
+    pipe.handshake(&mut dev, T0)
+        .expect("management TLS handshake");
+    assert!(!pipe.conn.setup_accepted());
+    let chain = pipe.client.peer_certificates().expect("server certificate");
+    assert_eq!(chain.len(), 1);
+    let (_, cert) = x509_parser::parse_x509_certificate(chain[0].as_ref()).expect("x509");
+    assert_eq!(cert.subject(), cert.issuer(), "self-signed");
+    let body = get_body("AMT_GeneralSettings");
+    // One TLS connection per request (a 401 closes the connection).
+    let over_tls = |dev: &mut amt_sim::device::Device, auth: Option<&str>| {
+        let mut pipe = TlsPipe::connect(dev, None, T0);
+        pipe.handshake(dev, T0).expect("handshake");
+        let mut r = pipe.request(dev, &post(&body, auth), T0).expect("request");
+        r.pop().expect("a response")
+    };
+    let challenge = over_tls(&mut dev, None);
+    assert_eq!(challenge.status, 401);
+    let wrong = answer(&challenge, "admin", "Not-The-P@ss1", "00000001");
+    assert_eq!(over_tls(&mut dev, Some(&wrong)).status, 401);
+    let challenge = over_tls(&mut dev, None);
+    let right = answer(&challenge, "admin", ADMIN_PASSWORD, "00000001");
+    assert_eq!(over_tls(&mut dev, Some(&right)).status, 200);
+    // Non-secure connections stay accepted: plain HTTP takes the admin password too.
     let r = digest_plain(
         &mut dev,
         &get_body("AMT_GeneralSettings"),

@@ -21,7 +21,7 @@
 //! | A-13 | computer `auto_provision: false`, in-band | — (no documented line) | `a13_inband_collection_not_enabled` |
 //! | A-14 | env `configmgr.version: sp1`, computer `previously_discovered: true` | — (no documented line) | `a14_inband_previously_discovered_sitecode_missing` |
 //! | A-15 | env `dns.provision_server_alias: registered-before-service-point`, device DNS without `provisionserver` | amtopmgr.log | `a15_provisionserver_dns_alias_not_registered` |
-//! | A-16 | device `provisioning.state: post` with an unknown admin password (GAP: no Hello-less discovery, no TLS listener in `post`); variant: device `setup_auth: digest` + a MEBx password no account knows → 401 on every account, Detected | — (no documented line) | `a16_provisioned_by_other_solution` |
+//! | A-16 | device `provisioning.state: post` with an unknown admin password (no Hello: the session is driven from the imported record; TLS with the device's management certificate, 401 on every account, Detected); variant: device `setup_auth: digest` + a MEBx password no account knows → 401 on every account, Detected | — (no documented line) | `a16_provisioned_by_other_solution` |
 //! | A-17 | env `enterprise_ca.revocation_denied: true`, removal path (GAP: `Action::Unprovision` is never run against the device) | amtproxymgr.log | `a17_site_server_cannot_revoke_certs` |
 //! | A-18 | env provisioning chain `prov-root4096`, device `personality: amt-6` trusting that root | amtopmgr.log (`logs.a18_file`) | `a18_root_ca_key_over_2048` |
 //! | A-19 | env `enterprise_ca.crl_reachable: false` (SP2): stage 2 of provisioning and the removal path | amtopmgr.log | `a19_crl_check_failed_winrm` |
@@ -615,11 +615,11 @@ fn a16_provisioned_by_other_solution() -> TestResult {
     assert!(site.device_state().contains("Post"));
     site.hello_round()?;
     assert!(site.hellos.is_empty(), "{:?}", site.hellos);
-    // GAP: there is no code path that makes ConfigMgr contact an already-provisioned device
-    // without a Hello (discovery), so the session is driven from the imported record here; and
-    // the `post` device model has no TLS listener (another solution would normally have enabled
-    // TLS), so the catalog's wire (HTTP 401 on every account, status Detected) is not reached:
-    // today the connection to 16993 is refused and the status stays Not Provisioned.
+    // ConfigMgr contacts an already-provisioned device without a Hello only from an imported
+    // record (there is no Hello-less discovery), so the session is driven directly here, as
+    // `amt-provision --device` does. The device, set up by the other solution, has TLS on 16993
+    // with its own management certificate (no client certificate asked) and checks digest
+    // against ITS admin password: every configured account gets HTTP 401 → Detected.
     let env = site.sp.env().clone();
     let computer = env.computers.first().cloned().ok_or("no computer")?;
     let action = Action::Provision {
@@ -632,16 +632,61 @@ fn a16_provisioned_by_other_solution() -> TestResult {
     site.run_actions(&[action]);
     let result = site.result()?.clone();
     assert_eq!(result.outcome, Outcome::Failed, "{result:?}");
-    assert_eq!(result.failed_step, Some(Step::Connect), "{result:?}");
-    assert_eq!(result.amt_status, AmtStatus::NotProvisioned);
-    let events = site.device_events();
+    assert_eq!(result.failed_step, Some(Step::Digest), "{result:?}");
+    assert_eq!(result.amt_status, AmtStatus::Detected);
     assert!(
-        refused_connections(&events)
-            .iter()
-            .all(|r| r == "connect/tls-closed")
-            && !refused_connections(&events).is_empty(),
+        result.device_setup_cert_sha256.is_some(),
+        "TLS was established"
+    );
+    let digest: Vec<bool> = site
+        .sp_events()
+        .iter()
+        .filter_map(|e| match e {
+            ProvisionEvent::Digest { ok, .. } => Some(*ok),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(digest.len(), env.accounts.len(), "one try per account");
+    assert!(digest.iter().all(|ok| !ok), "{digest:?}");
+    let events = site.device_events();
+    assert!(refused_connections(&events).is_empty(), "{events:?}");
+    // Every handshake was a management session the device accepted (no setup TLS, no refusal).
+    assert!(
+        !tls_refusals(&events).is_empty() && tls_refusals(&events).iter().all(Option::is_none),
         "{events:?}"
     );
+    assert!(
+        events.iter().all(|e| !matches!(
+            e,
+            EventKind::TlsHandshake { session, verdict, .. }
+                if session != "management" || *verdict != amt_sim::events::TlsVerdict::Ok
+        )),
+        "{events:?}"
+    );
+    // Each account's digest answer was wrong for the device's admin password: HTTP 401.
+    let wrong = events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                EventKind::AuthFailed {
+                    reason: amt_sim::events::AuthFailure::Wrong,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(wrong, digest.len(), "{events:?}");
+    assert!(
+        events.iter().all(|e| !matches!(
+            e,
+            EventKind::HttpRequest { status, .. } if *status != 401
+        )),
+        "{events:?}"
+    );
+    for file in LogFile::ALL {
+        assert!(documented(&site.messages(file)).is_empty(), "{file:?}");
+    }
     assert!(
         site.device_state().contains("Post"),
         "the other solution's setup stays"
