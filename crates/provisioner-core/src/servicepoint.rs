@@ -209,6 +209,20 @@ pub struct ServicePoint {
     expiry: Vec<Option<CertExpiry>>,
     last_expiry_warning: Option<Timestamp>,
     log_errors: Vec<LogError>,
+    admin_passwords: AdminPasswords,
+}
+
+/// The admin passwords set on provisioned devices (ConfigMgr keeps them in the site database to
+/// manage and unprovision the devices later). `Debug` shows the UUIDs only.
+#[derive(Default)]
+struct AdminPasswords(BTreeMap<DeviceUuid, String>);
+
+impl std::fmt::Debug for AdminPasswords {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set()
+            .entries(self.0.keys().map(ToString::to_string))
+            .finish()
+    }
 }
 
 impl ServicePoint {
@@ -248,6 +262,7 @@ impl ServicePoint {
             expiry,
             last_expiry_warning: None,
             log_errors: Vec::new(),
+            admin_passwords: AdminPasswords::default(),
         }
     }
 
@@ -448,6 +463,18 @@ impl ServicePoint {
         if let Err(e) = self.logs.emit(id, args, now) {
             self.log_errors.push(e);
         }
+    }
+
+    /// Records the admin password a session set on device `uuid` (kept for later management and
+    /// [`Action::Unprovision`]; registered as a log secret).
+    pub fn record_admin_password(&mut self, uuid: DeviceUuid, password: &str) {
+        self.logs.register_secret(password);
+        self.admin_passwords.0.insert(uuid, password.to_owned());
+    }
+
+    /// The admin password recorded for device `uuid`, if any.
+    pub fn admin_password(&self, uuid: &DeviceUuid) -> Option<&str> {
+        self.admin_passwords.0.get(uuid).map(String::as_str)
     }
 
     /// Log lines that could not be written (always empty unless the catalog has a bug).

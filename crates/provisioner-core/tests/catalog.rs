@@ -22,7 +22,7 @@
 //! | A-14 | env `configmgr.version: sp1`, computer `previously_discovered: true` | — (no documented line) | `a14_inband_previously_discovered_sitecode_missing` |
 //! | A-15 | env `dns.provision_server_alias: registered-before-service-point`, device DNS without `provisionserver` | amtopmgr.log | `a15_provisionserver_dns_alias_not_registered` |
 //! | A-16 | device `provisioning.state: post` with an unknown admin password (no Hello: the session is driven from the imported record; TLS with the device's management certificate, 401 on every account, Detected); variant: device `setup_auth: digest` + a MEBx password no account knows → 401 on every account, Detected | — (no documented line) | `a16_provisioned_by_other_solution` |
-//! | A-17 | env `enterprise_ca.revocation_denied: true`, removal path (GAP: `Action::Unprovision` is never run against the device) | amtproxymgr.log | `a17_site_server_cannot_revoke_certs` |
+//! | A-17 | env `enterprise_ca.revocation_denied: true`, removal path (`Action::Unprovision` then runs against the device: back to Pre) | amtproxymgr.log | `a17_site_server_cannot_revoke_certs` |
 //! | A-18 | env provisioning chain `prov-root4096`, device `personality: amt-6` trusting that root | amtopmgr.log (`logs.a18_file`) | `a18_root_ca_key_over_2048` |
 //! | A-19 | env `enterprise_ca.crl_reachable: false` (SP2): stage 2 of provisioning and the removal path | amtopmgr.log | `a19_crl_check_failed_winrm` |
 //! | A-20 | env `dns.resolve_to: wireless` + device wireless NIC; device `personality: amt-6` + computer FQDN > 44 bytes | amtopmgr.log | `a20_wireless_provision_not_supported` |
@@ -765,11 +765,59 @@ fn a17_site_server_cannot_revoke_certs() -> TestResult {
         matches!(&actions[..], [Action::Unprovision { .. }]),
         "{actions:?}"
     );
-    // GAP: no code runs `Action::Unprovision` against the device (`session::run_action` handles
-    // provisioning only), so the device stays provisioned after the removal.
+    // The removal reaches the device (the denied revocation does not stop it): TLS with the
+    // device's management certificate, digest as admin with the password the provisioning
+    // session set (recorded by the service point), `Unprovision(1)` → back to Pre.
+    assert_eq!(
+        site.sp.admin_password(&result.uuid),
+        result.admin_password.as_deref()
+    );
+    let _ = site.device_events();
     site.run_actions(&actions);
-    assert_eq!(site.results.len(), 1, "the removal ran no session");
-    assert!(site.device_state().contains("Post"));
+    assert_eq!(
+        site.results.len(),
+        1,
+        "a removal is not a provisioning session"
+    );
+    assert!(
+        site.device_state().contains("Pre"),
+        "{}",
+        site.device_state()
+    );
+    let events = site.device_events();
+    assert!(
+        events.iter().any(|e| matches!(
+            e,
+            EventKind::HttpRequest { action: Some(a), class: Some(c), status: 200, user: Some(u), .. }
+                if a == "Unprovision" && c == "AMT_SetupAndConfigurationService" && u == "admin"
+        )),
+        "{events:?}"
+    );
+    assert!(
+        events.iter().any(|e| matches!(
+            e,
+            EventKind::TlsHandshake { session, verdict: amt_sim::events::TlsVerdict::Ok, .. }
+                if session == "management"
+        )),
+        "{events:?}"
+    );
+    let sp_events = site.sp_events();
+    let tail: Vec<&ProvisionEvent> = sp_events.iter().rev().take(4).rev().collect();
+    assert!(
+        matches!(
+            &tail[..],
+            [
+                ProvisionEvent::TlsConnect { .. },
+                ProvisionEvent::TlsEstablished { .. },
+                ProvisionEvent::Digest { ok: true, .. },
+                ProvisionEvent::WsmanCall { class, method, status },
+            ] if class == "AMT_SetupAndConfigurationService" && method == "Unprovision" && status == "200"
+        ),
+        "{tail:?}"
+    );
+    let ids = site.sp.logs().ids(LogFile::AmtOpMgr);
+    assert!(ids.contains(&"remove.completed"), "{ids:?}");
+    assert!(!ids.contains(&"remove.failed"), "{ids:?}");
     Ok(())
 }
 
@@ -854,8 +902,31 @@ fn a19_crl_check_failed_winrm() -> TestResult {
     );
     let op = site.messages(LogFile::AmtOpMgr);
     assert_eq!(op.iter().filter(|m| *m == A19_CODE).count(), 2, "{op:#?}");
-    // GAP: `Action::Unprovision` is not run against the device by any code path, so the
-    // WinHTTP abort after TLS on the removal path is not exercised on the wire.
+    // On the wire: TCP connect and the TLS handshake with the device's management certificate,
+    // then WinHTTP aborts (revocation check): no WS-MAN request, the device stays provisioned.
+    let _ = site.device_events();
+    site.run_actions(&actions);
+    assert_eq!(
+        site.results.len(),
+        1,
+        "a removal is not a provisioning session"
+    );
+    let events = site.device_events();
+    assert!(
+        events.iter().any(|e| matches!(
+            e,
+            EventKind::TlsHandshake { session, verdict: amt_sim::events::TlsVerdict::Ok, .. }
+                if session == "management"
+        )),
+        "{events:?}"
+    );
+    assert_eq!(http_requests(&events), 0, "{events:?}");
+    assert!(site.device_state().contains("Post"));
+    let ids = site.sp.logs().ids(LogFile::AmtOpMgr);
+    assert!(ids.contains(&"remove.failed"), "{ids:?}");
+    assert!(!ids.contains(&"remove.completed"), "{ids:?}");
+    let op = site.messages(LogFile::AmtOpMgr);
+    assert_eq!(op.iter().filter(|m| *m == A19_CODE).count(), 2, "{op:#?}");
     // SP1 (no WinRM stage with CRL checking): no A-19 lines.
     let mut env = load_env("a19")?;
     env.configmgr.version = ConfigMgrVersion::Sp1;

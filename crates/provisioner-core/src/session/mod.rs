@@ -27,6 +27,7 @@
 //!   `Base64(MD5(admin:realm:password))`.
 
 mod inband;
+mod removal;
 mod stage1;
 mod stage2;
 
@@ -48,6 +49,8 @@ use crate::servicepoint::{Action, Input, Mode, ServicePoint};
 use crate::tls::{self, ClientIdentity, RefusalKind, TlsError};
 use crate::transport::{Connector, TransportError};
 use crate::wsman_client::{CallError, ClientSettings, Credentials, WsmanClient};
+
+pub use removal::RemovalResult;
 
 /// Everything one session needs. Borrowed, so the caller keeps the logs, events, directory and CA
 /// across sessions.
@@ -362,9 +365,13 @@ pub fn provision(ctx: &mut SessionCtx<'_>) -> SessionResult {
 }
 
 /// Runs the session an [`Action::Provision`] of `sp` asks for and reports its result back to
-/// `sp` (`Input::SessionFinished`). Lines go to the service point's logs and events.
+/// `sp` (`Input::SessionFinished`); the admin password it set is recorded in `sp`
+/// ([`ServicePoint::record_admin_password`]). Lines go to the service point's logs and events.
 /// `identities[i]` is the loaded chain and key of `env.provisioning_certificates[i]`.
-/// Returns `None` for other actions, an unknown computer or a missing identity.
+///
+/// An [`Action::Unprovision`] runs the removal (see [`run_removal`]) with the admin password
+/// recorded for the device and returns `None` (it is not a provisioning session).
+/// Returns `None` too for an unknown computer or a missing identity.
 #[expect(
     clippy::too_many_arguments,
     reason = "the site server's parts, borrowed separately"
@@ -379,10 +386,10 @@ pub fn run_action(
     ca: &mut EnterpriseCaModel,
     rng: &mut dyn RngCore,
 ) -> Option<SessionResult> {
-    #[allow(
-        irrefutable_let_patterns,
-        reason = "Action may grow variants that are not sessions"
-    )]
+    if let Action::Unprovision { .. } = action {
+        let _ = run_removal(sp, action, connector, clock, rng);
+        return None;
+    }
     let Action::Provision {
         uuid,
         target,
@@ -416,9 +423,72 @@ pub fn run_action(
     });
     *sp.logs_mut() = logs;
     *sp.events_mut() = events;
+    if let Some(password) = &result.admin_password {
+        sp.record_admin_password(*uuid, password);
+    }
     sp.handle(Input::SessionFinished {
         uuid: *uuid,
         result: result.summary(),
+        now: clock.now(),
+    });
+    Some(result)
+}
+
+/// Runs the removal an [`Action::Unprovision`] of `sp` asks for (module `removal`): TLS with the
+/// device's management certificate, digest as `admin` with the password recorded in `sp` for the
+/// device, `AMT_SetupAndConfigurationService.Unprovision(1)`; with `abort_after_tls` the
+/// connection closes after the handshake. Reports `Input::RemovalFinished` to `sp` (its
+/// `remove.completed` / `remove.failed` line). Events go to the service point's event log.
+/// Returns `None` for other actions.
+pub fn run_removal(
+    sp: &mut ServicePoint,
+    action: &Action,
+    connector: &mut dyn Connector,
+    clock: &dyn Clock,
+    rng: &mut dyn RngCore,
+) -> Option<RemovalResult> {
+    let Action::Unprovision {
+        uuid,
+        target,
+        fqdn,
+        abort_after_tls,
+    } = action
+    else {
+        return None;
+    };
+    let env = sp.env().clone();
+    let password = sp.admin_password(uuid).map(str::to_owned);
+    let mut events = std::mem::take(sp.events_mut());
+    let config = sp.logs().config().clone();
+    let mut logs = std::mem::replace(sp.logs_mut(), Logs::new(config));
+    let mut sink = Sink {
+        logs: &mut logs,
+        events: &mut events,
+        clock,
+        base: vec![
+            ("uuid", uuid.to_string()),
+            ("fqdn", fqdn.clone()),
+            ("target", target.to_string()),
+            ("ip", target.ip().to_string()),
+        ],
+        log_errors: Vec::new(),
+        calls_seen: 0,
+        attempts_seen: 0,
+        log_digest: false,
+    };
+    let result = removal::Removal {
+        env: &env,
+        uuid: *uuid,
+        target: *target,
+        admin_password: password.as_deref(),
+        abort_after_tls: *abort_after_tls,
+    }
+    .run(connector, &mut sink, rng.next_u64());
+    *sp.logs_mut() = logs;
+    *sp.events_mut() = events;
+    sp.handle(Input::RemovalFinished {
+        uuid: *uuid,
+        ok: result.ok,
         now: clock.now(),
     });
     Some(result)

@@ -183,7 +183,7 @@ impl Site {
         Ok(actions)
     }
 
-    /// Runs the sessions of `actions` (provisioning only; `run_action` ignores the others).
+    /// Runs `actions`: provisioning sessions (results kept) and removals (`Action::Unprovision`).
     pub(crate) fn run_actions(&mut self, actions: &[Action]) {
         for action in actions {
             let mut connector = self.net.clone();
