@@ -11,9 +11,17 @@
 //! Decisions where the sources are silent (documented in the report too):
 //! - AMT status after a failure: `Detected` when no provisioning account was accepted (A-16: the
 //!   device is there but its credentials are unknown), `Not Provisioned` for every other failure.
-//! - A TCP connect that is refused or times out (after `timeouts.retries` retries) is reported with
-//!   the A-20 line on SP2; SP1 has no wireless support and no documented line, so it gets the
-//!   invented `tls.failed` line.
+//! - A TCP connect that is refused or times out (after `timeouts.retries` retries): the service
+//!   point sees only the timeout, so it cannot tell a stale host record (A-03 (c): "connects to
+//!   the wrong IP or none (TCP timeout)") from a wireless address (A-20: "TCP connect to the wrong
+//!   (wireless) IP — no listener/timeout"); one line per version, chosen by the failing layer:
+//!   - SP2: the A-20 line ("Can not finish WSMAN call with target device"), the entry whose wire is
+//!     explicitly the TCP connect; the A-02/A-03 long text is the TLS-time error (its item 5 is
+//!     the wireless case "at TLS time"), so it is kept for handshake refusals.
+//!   - SP1: A-20 does not exist (wireless support came with SP2), and the only documented entry
+//!     with a TCP-timeout wire on SP1 is A-03 (c), whose log is the A-02 short text ("Device
+//!     internal error. Check Schannel, provision certificate, network configuration, device."):
+//!     that line is written (the step stays `connect`).
 //! - A stage-1 WS-MAN failure on a device whose FQDN is longer than 44 bytes also logs the A-20
 //!   line (its third cause).
 //! - An unreachable CRL (`enterprise_ca.crl_reachable: false`) on SP2 fails the stage-2 connection
@@ -621,11 +629,8 @@ impl Steps<'_> {
         });
         match error {
             CallError::Connect { .. } => {
-                if self.is_sp2() {
-                    sink.log("A-20", &[]);
-                } else {
-                    sink.log("tls.failed", &[("detail", &error.to_string())]);
-                }
+                // SP2: A-20; SP1: A-03 (c)'s short A-02 text (see the module doc).
+                sink.log(if self.is_sp2() { "A-20" } else { "A-02.sp1" }, &[]);
                 Failure::new(Step::Connect, format!("{}: {error}", error.id()))
             }
             _ => {
