@@ -968,3 +968,22 @@ fn hello_bytes_are_parsed_or_logged_as_malformed() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn recorded_admin_passwords_are_kept_per_device_and_never_shown() -> TestResult {
+    let env = Environment::default_for_tests();
+    let uuid = env.computers[0].uuid;
+    let mut sp = service_point(env)?;
+    assert_eq!(sp.admin_password(&uuid), None);
+    let password = "Site-Admin!Pass7";
+    sp.record_admin_password(uuid, password);
+    assert_eq!(sp.admin_password(&uuid), Some(password));
+    assert!(!format!("{sp:?}").contains(password));
+    sp.logs_mut().emit(
+        "tls.failed",
+        &[("uuid", "u"), ("target", "t"), ("detail", password)],
+        at(0),
+    )?;
+    assert!(!sp.logs().render(LogFile::AmtOpMgr).contains(password));
+    Ok(())
+}
