@@ -6,9 +6,10 @@
 //! Usage: `cargo run --release -p amt-sim --example fleet_memory -- [N]` (default 10000), or
 //! `cargo xtask bench fleet-memory [N]`, which runs it and checks the 1 GiB bar. Linux only.
 //!
-//! Output: one `phase=…` line per step (resident memory after building the profiles, the devices,
-//! the first Hellos, then after the event buffers are drained as the event-log shell would), then
-//! the summary line `devices=N vm_rss_kib=… vm_hwm_kib=… baseline_rss_kib=… per_device_bytes=…`.
+//! Output: the inline sizes of the main types, one `phase=…` line per step (resident memory after
+//! building the profiles, the devices, the first Hellos, then after the event buffers are drained
+//! as the event-log shell would), then the summary line
+//! `devices=N vm_rss_kib=… vm_hwm_kib=… baseline_rss_kib=… per_device_bytes=… events=…`.
 
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -73,6 +74,12 @@ fn phase(name: &str, from: Memory, n: usize) -> Result<Memory, String> {
 
 fn run(n: usize) -> Result<(), String> {
     let base = DeviceProfile::default();
+    println!(
+        "inline_bytes device={} profile={} nvram={}",
+        std::mem::size_of::<Device>(),
+        std::mem::size_of::<DeviceProfile>(),
+        std::mem::size_of::<amt_sim::state::NvramState>()
+    );
     let baseline = memory()?;
     println!(
         "phase=baseline vm_rss_kib={} vm_hwm_kib={}",
