@@ -5,8 +5,15 @@
 //! Wire level, today: MeshCentral's WS-MAN response parser and the PyPI `amt` package's response
 //! reader read amt-wire's emitted responses and faults (the golden files), and the requests that
 //! Intel's `@device-management-toolkit/wsman-messages` and PyPI `amt` build are parsed by amt-wire.
-//! The device-level suite (real clients provisioning `amt-sim serve`) is not built yet.
+//! Device level (`device.rs`): MeshCentral provisions `amt-sim serve` end to end over loopback,
+//! every wsman-messages request is replayed against the provisioned device, and `amtctrl` reads
+//! and changes its power state.
 //! Prints one pass/fail line per client and fails if any client fails.
+//!
+//! Usage: `cargo xtask interop [wire] [meshcentral] [wsman] [amtctrl]` (no step names: all).
+
+mod device;
+mod procs;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -22,14 +29,86 @@ const NPM_PACKAGES: &[&str] = &[
 /// PyPI packages, pinned.
 const PYPI_PACKAGES: &[&str] = &["amt==0.8.0"];
 
-/// Runs the wire-level interop checks; `root` is the workspace root.
-pub(crate) fn run(root: &Path) -> Result<()> {
+/// The steps, in the order they run.
+const STEPS: &[&str] = &["wire", "meshcentral", "wsman", "amtctrl"];
+
+/// Runs the interop steps named in `args` (all when empty); `root` is the workspace root.
+pub(crate) fn run(root: &Path, args: &[&str]) -> Result<()> {
+    let started = procs::now();
+    if let Some(bad) = args.iter().find(|a| !STEPS.contains(a)) {
+        bail!("unknown interop step {bad:?}; steps: {}", STEPS.join(", "));
+    }
+    let wants = |step: &str| args.is_empty() || args.contains(&step);
     let cache = cache_dir()?;
     let npm_dir = cache.join("npm");
     let py_dir = cache.join("py");
-    install_npm(&npm_dir)?;
-    install_pypi(&py_dir)?;
+    install_npm(&npm_dir).context(
+        "installing the pinned npm packages failed (registry unreachable? the cache is reused once filled)",
+    )?;
+    install_pypi(&py_dir).context(
+        "installing the pinned PyPI packages failed (registry unreachable? the cache is reused once filled)",
+    )?;
 
+    let mut results: Vec<(String, bool, String)> = Vec::new();
+    // The wsman step replays the requests the wire step writes.
+    if wants("wire") || (wants("wsman") && !root.join("target/interop/requests").exists()) {
+        for (name, ok) in wire(root, &npm_dir, &py_dir)? {
+            results.push((name.to_string(), ok, String::new()));
+        }
+    }
+    if ["meshcentral", "wsman", "amtctrl"].iter().any(|s| wants(s)) {
+        let env = device_env(root, &cache)?;
+        let steps: [(&str, device::Step); 3] = [
+            ("meshcentral", device::meshcentral),
+            ("wsman", device::wsman_messages),
+            ("amtctrl", device::amtctrl),
+        ];
+        for (step, f) in steps {
+            if wants(step) {
+                let step_start = procs::now();
+                let v = f(&env);
+                let detail = format!("{} [{:.1}s]", v.detail, step_start.elapsed().as_secs_f64());
+                results.push((v.name, v.ok, detail));
+            }
+        }
+    }
+
+    println!();
+    for (name, ok, detail) in &results {
+        println!("{} {name}", if *ok { "pass" } else { "FAIL" });
+        if !detail.is_empty() {
+            println!("     {}", detail.replace('\n', "\n     "));
+        }
+    }
+    println!("interop wall time {:.1}s", started.elapsed().as_secs_f64());
+    if results.iter().any(|(_, ok, _)| !ok) {
+        bail!("interop failed");
+    }
+    Ok(())
+}
+
+/// Builds `amt-sim` and prepares the scratch directory of the device-level steps.
+fn device_env(root: &Path, cache: &Path) -> Result<device::Env> {
+    crate::run(
+        Command::new("cargo")
+            .args(["build", "--quiet", "-p", "amt-sim", "--bin", "amt-sim"])
+            .current_dir(root),
+    )?;
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let work = root.join("target/interop/device");
+    std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
+    Ok(device::Env {
+        root: root.to_path_buf(),
+        cache: cache.to_path_buf(),
+        bin: target.join("debug/amt-sim"),
+        work,
+    })
+}
+
+/// The wire-level checks: real clients' parsers read our golden responses; their requests are
+/// written to `target/interop/requests` and parsed by amt-wire.
+fn wire(root: &Path, npm_dir: &Path, py_dir: &Path) -> Result<Vec<(&'static str, bool)>> {
     let golden = root.join("crates/amt-wire/testdata/wsman/golden");
     let corpus = root.join("target/interop/requests");
     if corpus.exists() {
@@ -80,15 +159,7 @@ pub(crate) fn run(root: &Path) -> Result<()> {
         "amt-wire parses every request the clients built",
         parse.success(),
     ));
-
-    println!();
-    for (name, ok) in &results {
-        println!("{} {name}", if *ok { "pass" } else { "FAIL" });
-    }
-    if results.iter().any(|(_, ok)| !ok) {
-        bail!("interop failed");
-    }
-    Ok(())
+    Ok(results)
 }
 
 /// Where registry installs are cached, outside the repository.

@@ -25,8 +25,10 @@ commands:
   certs [--out DIR]  regenerate the test PKI in certs/ (or DIR), reusing the keys already there
   certs --fresh-keys regenerate with new keys (every thumbprint changes)
   certs --check [DIR] verify certs/ (or DIR) against the table that generates it
-  interop            real clients (npm meshcentral, wsman-messages; PyPI amt) read our responses
-                     and build requests our parser must read; installs them into a cache
+  interop [STEP..]   real clients (npm meshcentral, wsman-messages; PyPI amt), installed into a
+                     cache: wire (they read our responses, we parse their requests), meshcentral
+                     (provisions amt-sim serve end to end), wsman (every wsman-messages request
+                     replayed), amtctrl (power status/off/on); no STEP: all
   bench [ARGS]       run the criterion benchmarks (ARGS go to criterion) and print each one as a
                      ratio to its same-run baseline
   fuzz [--seconds N] run every fuzz target in fuzz/ for N seconds each (default 60); installs
@@ -46,7 +48,7 @@ fn main() -> anyhow::Result<()> {
         ["certs", "--out", dir] => certs::generate(Path::new(dir), false),
         ["certs", "--check"] => certs::check(&root.join("certs")),
         ["certs", "--check", dir] => certs::check(Path::new(dir)),
-        ["interop"] => interop::run(&root),
+        ["interop", steps @ ..] => interop::run(&root, steps),
         ["bench", extra @ ..] => bench::run(&root, extra),
         ["fuzz"] => fuzz(&root, 60),
         ["fuzz", "--seconds", n] => fuzz(&root, n.parse().context("--seconds takes a number")?),

@@ -18,6 +18,8 @@
 //! - [`faults`]: fault injection specs and the step matcher.
 //! - [`events`]: the device event log.
 //! - [`io`]: file access (the NVRAM state store).
+//! - [`net`]: the tokio shell (`amt-sim serve` / `fleet`): listeners, connection tasks with idle
+//!   timeouts, the Hello sender (one write, then close) and the JSON-lines event stream.
 
 pub mod auth;
 pub mod conn;
@@ -27,6 +29,7 @@ pub mod faults;
 pub mod hello;
 pub mod io;
 pub mod keypool;
+pub mod net;
 pub mod personality;
 pub mod profile;
 pub mod state;

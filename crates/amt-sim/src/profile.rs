@@ -70,7 +70,9 @@ pub struct DeviceProfile {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HashEntry {
-    /// Friendly name (≤ 32 ASCII bytes on real firmware).
+    /// Friendly name (≤ 32 ASCII bytes on real firmware); defaults to the `cert` file's stem or
+    /// `Custom Hash <n>`.
+    #[serde(default)]
     pub name: String,
     /// `sha1`, `sha256` or `sha384`; inferred from `value`'s length or `sha256` for `cert`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -493,6 +495,15 @@ impl DeviceProfile {
     /// validates every field. Idempotent.
     pub fn resolve(&mut self, base_dir: &Path) -> Result<(), ProfileError> {
         for (i, entry) in self.hashes.iter_mut().enumerate() {
+            if entry.name.is_empty() {
+                entry.name = entry
+                    .cert
+                    .as_deref()
+                    .and_then(|c| Path::new(c).file_name())
+                    .and_then(|n| n.to_str())
+                    .map(|n| n.split('.').next().unwrap_or(n).to_owned())
+                    .unwrap_or_else(|| format!("Custom Hash {}", i + 1));
+            }
             if let Some(cert) = entry.cert.take() {
                 if entry.value.is_some() {
                     return Err(invalid(
@@ -578,6 +589,11 @@ impl DeviceProfile {
             }
         }
         t
+    }
+
+    /// The facts the WS-MAN engine sees (see [`crate::device::facts_of`]).
+    pub fn facts(&self) -> crate::wsman::DeviceFacts {
+        crate::device::facts_of(self, &self.traits())
     }
 
     /// The CN rule in force.
@@ -776,7 +792,36 @@ pub fn pem_to_der(bytes: &[u8]) -> Option<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        #[test]
+        fn arbitrary_yaml_never_panics(text in "\\PC{0,200}") {
+            let _ = DeviceProfile::from_yaml(&text, Path::new("."));
+        }
+
+        #[test]
+        fn mutated_default_never_panics(cut in 0usize..4000, insert in "[ :{}\\[\\]a-z0-9-]{0,8}") {
+            let mut text = DEFAULT_PROFILE_YAML.to_owned();
+            let at = text.char_indices().map(|(i, _)| i).nth(cut).unwrap_or(text.len());
+            text.insert_str(at, &insert);
+            let _ = DeviceProfile::from_yaml(&text, Path::new("."));
+        }
+    }
+
+    #[test]
+    fn facts_follow_the_profile() {
+        let mut p = DeviceProfile::default();
+        p.network.wired.mac = "00-11-22-aa-bb-cc".into();
+        let f = p.facts();
+        assert_eq!(f.wired.mac, [0x00, 0x11, 0x22, 0xaa, 0xbb, 0xcc]);
+        assert_eq!(f.amt_major, 11);
+        assert_eq!(f.hashes.len(), 9);
+        assert_eq!(f.dhcp_domain.as_deref(), Some(DEFAULT_DOMAIN));
+        assert!(f.pki_mode_enabled);
+    }
 
     #[test]
     fn embedded_default_yaml_is_the_default_profile() -> Result<(), ProfileError> {
@@ -815,6 +860,21 @@ mod tests {
         assert!(matches!(err, Err(ProfileError::Yaml { line: 1, .. })));
         let err = DeviceProfile::from_yaml("uuid: not-a-uuid\n", Path::new("."));
         assert!(matches!(err, Err(ProfileError::Invalid { ref field, .. }) if field == "uuid"));
+    }
+
+    #[test]
+    fn cert_paths_resolve_relative_to_the_profile() -> Result<(), ProfileError> {
+        let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles");
+        let p = DeviceProfile::from_yaml(
+            "hashes:\n  - { cert: ../../../certs/root-rsa2048.cert.pem }\n  - { value: c12c0b00a1de9233542d69fe6c3c2d9f2733b98d }\n",
+            &base,
+        )?;
+        assert_eq!(p.hashes[0].name, "root-rsa2048");
+        assert_eq!(p.hashes[0].value.as_deref(), Some(TEST_ROOT_SHA256));
+        assert_eq!(p.hashes[1].name, "Custom Hash 2");
+        let missing = DeviceProfile::from_yaml("hashes:\n  - { cert: nope.pem }\n", &base);
+        assert!(matches!(missing, Err(ProfileError::CertFile { .. })));
+        Ok(())
     }
 
     #[test]

@@ -362,6 +362,90 @@ pub struct HostBasedSetup {
     pub cert_chain_status: u32,
 }
 
+/// An alarm clock occurrence (`IPS_AlarmClockOccurrence`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlarmOccurrence {
+    /// `InstanceID` (also `ElementName`).
+    pub instance_id: String,
+    /// `StartTime` (CIM datetime text).
+    pub start_time: String,
+    /// `Interval` (CIM interval text), if recurring.
+    pub interval: Option<String>,
+    /// `DeleteOnCompletion`.
+    pub delete_on_completion: bool,
+}
+
+/// A CIRA management presence server (`AMT_ManagementPresenceRemoteSAP`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MpsServer {
+    /// `Name` (`Intel(r) AMT:Management Presence Server N`).
+    pub name: String,
+    /// `AccessInfo` (host name or address).
+    pub access_info: String,
+    /// `InfoFormat` (3 IPv4, 4 IPv6, 201 FQDN).
+    pub info_format: u32,
+    /// `Port`.
+    pub port: u32,
+    /// `AuthMethod` (1 mutual TLS, 2 user name/password).
+    pub auth_method: u32,
+    /// `CN`.
+    pub cn: String,
+}
+
+/// A CIRA remote access policy rule (`AMT_RemoteAccessPolicyRule`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyRule {
+    /// `PolicyRuleName`.
+    pub name: String,
+    /// `Trigger` (0 user initiated, 1 alert, 2 periodic, 3 home provisioning).
+    pub trigger: u32,
+    /// `TunnelLifeTime` seconds.
+    pub tunnel_lifetime: u32,
+    /// `ExtendedData` (base64).
+    pub extended_data: String,
+    /// Names of the MPS servers the rule applies to.
+    pub servers: Vec<String>,
+}
+
+/// An HTTP proxy access point (`IPS_HTTPProxyAccessPoint`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HttpProxy {
+    /// `Name`.
+    pub name: String,
+    /// `AccessInfo`.
+    pub access_info: String,
+    /// `InfoFormat`.
+    pub info_format: u32,
+    /// `Port`.
+    pub port: u32,
+    /// `NetworkDnsSuffix`.
+    pub network_dns_suffix: String,
+}
+
+/// Settings of the less used services (alarm clock, CIRA, HTTP proxies, environment detection,
+/// host-side power saving). Absent in older state files (serde default).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct OtherSettings {
+    /// Alarm clock occurrences.
+    pub alarms: Vec<AlarmOccurrence>,
+    /// CIRA servers.
+    pub mps_servers: Vec<MpsServer>,
+    /// CIRA policy rules.
+    pub policy_rules: Vec<PolicyRule>,
+    /// HTTP proxies.
+    pub http_proxies: Vec<HttpProxy>,
+    /// `AMT_EnvironmentDetectionSettingData.DetectionStrings`.
+    pub detection_strings: Vec<String>,
+    /// `AMT_UserInitiatedConnectionService.EnabledState` (32768 all off … 32771 BIOS and OS).
+    pub user_initiated_connection: Option<u32>,
+    /// `IPS_IEEE8021xSettings` properties set by Put.
+    pub ieee8021x_host: Vec<(String, String)>,
+    /// `IPS_PowerManagementService` OS power saving state (2 full power, 3 saving).
+    pub os_power_saving_state: Option<u32>,
+    /// Counter for names of created objects.
+    pub next_id: u32,
+}
+
 /// Counters for handles AMT hands out.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Counters {
@@ -449,6 +533,9 @@ pub struct NvramState {
     pub provisioning_period_hours: u32,
     /// The seed this state was made from (new nonces after unprovisioning derive from it).
     pub seed: u64,
+    /// Alarm clock, CIRA, proxies and other less used settings.
+    #[serde(default)]
+    pub other: OtherSettings,
 }
 
 /// What the TLS port must do, from the committed TLS settings.
@@ -541,12 +628,22 @@ impl NvramState {
             counters: Counters::default(),
             provisioning_period_hours: 24,
             seed,
+            other: OtherSettings::default(),
         }
     }
 
     /// The provisioning state.
     pub fn provisioning_state(&self) -> ProvisioningState {
         self.provisioning_state
+    }
+
+    /// The control mode as AMT reports it: a device made post-provisioning without a recorded
+    /// mode (e.g. by a device profile) counts as admin control mode.
+    pub fn effective_control_mode(&self) -> ControlMode {
+        match (self.provisioning_state, self.control_mode) {
+            (ProvisioningState::Post, ControlMode::None) => ControlMode::Admin,
+            (_, mode) => mode,
+        }
     }
 
     /// The digest realm (`Digest:` + 32 upper-case hex).
@@ -758,5 +855,74 @@ mod b64_vec {
                     .map_err(serde::de::Error::custom)
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn factory_realm_is_amt_shaped_and_seeded() {
+        let facts = DeviceFacts::sample();
+        let a = NvramState::factory(&facts, 1);
+        let b = NvramState::factory(&facts, 1);
+        let c = NvramState::factory(&facts, 2);
+        assert_eq!(a, b);
+        assert_ne!(a.digest_realm(), c.digest_realm());
+        assert!(amt_wire::digest::Realm::amt(a.digest_realm()).is_ok());
+        assert_eq!(a.configuration_nonce.len(), 20);
+        assert_eq!(a.provisioning_state(), ProvisioningState::Pre);
+        assert!(a.mebx_password_is_default());
+        assert_eq!(a.general.domain_name, "corp.amt-sim.test");
+    }
+
+    #[test]
+    fn admin_password_follows_the_mebx_password_until_set() {
+        let facts = DeviceFacts::sample();
+        let mut s = NvramState::factory(&facts, 1);
+        let coupled = amt_wire::digest::ha1("admin", s.digest_realm(), "admin");
+        assert_eq!(s.admin_credential(), Some(("admin", coupled)));
+        s.mebx_password = "Mebx-P@ss1".into();
+        let coupled = amt_wire::digest::ha1("admin", s.digest_realm(), "Mebx-P@ss1");
+        assert_eq!(s.digest_user("admin"), Some(coupled));
+        s.admin = Some(AdminAcl {
+            username: "root".into(),
+            ha1: [7; 16],
+        });
+        assert_eq!(s.digest_user("admin"), None);
+        assert_eq!(s.digest_user("root"), Some([7; 16]));
+        assert!(s.is_admin("root"));
+    }
+
+    #[test]
+    fn committed_tls_keeps_http_open_until_tls_is_committed() {
+        let facts = DeviceFacts::sample();
+        let mut s = NvramState::factory(&facts, 1);
+        let t = s.committed_tls();
+        assert!(!t.tls_enabled && t.accept_non_secure && !t.mutual_auth);
+        s.tls_committed.remote = TlsSetting {
+            enabled: true,
+            mutual_authentication: true,
+            accept_non_secure_connections: false,
+            trusted_cn: Vec::new(),
+        };
+        let t = s.committed_tls();
+        assert!(t.tls_enabled && !t.accept_non_secure && t.mutual_auth);
+        assert_eq!(t.cert_der, None);
+    }
+
+    #[test]
+    fn state_files_without_newer_fields_still_load() {
+        let facts = DeviceFacts::sample();
+        let s = NvramState::factory(&facts, 3);
+        let mut json: serde_json::Value =
+            serde_json::from_str(&serde_json::to_string(&s).unwrap_or_default())
+                .unwrap_or_default();
+        if let Some(map) = json.as_object_mut() {
+            map.remove("other");
+        }
+        let back: NvramState = serde_json::from_value(json).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back, s);
     }
 }

@@ -213,6 +213,48 @@ fn date_zero_clock_mints_an_old_self_signed_certificate() {
     let der = certs.first().expect("leaf").as_ref().to_vec();
     let (_, cert) = x509_parser::parse_x509_certificate(&der).expect("x509");
     assert_eq!(cert.validity().not_before.timestamp(), 1_072_915_200);
+    // The un-set clock is before the provisioning certificate's notBefore: refused.
+    assert!(!pipe.conn.setup_accepted());
+    assert!(dev.drain_events().iter().any(|e| matches!(
+        &e.kind,
+        EventKind::TlsHandshake {
+            verdict: TlsVerdict::Refused,
+            ..
+        }
+    )));
 }
 
 use amt_wire::time::Timestamp;
+
+#[test]
+fn initial_states_from_the_profile() {
+    let mut dev = device(with_faults(
+        "provisioning: { state: post, admin_password: Adm1n-P@ssw0rd }\n",
+    ));
+    assert_eq!(dev.provisioning_state(), ProvisioningState::Post);
+    assert_eq!(dev.next_hello_due(), None);
+    // Post without TLS: the TLS port is closed, plain HTTP takes the admin password.
+    assert!(matches!(
+        dev.accept(tls_addr(), peer(), T0),
+        Err(ConnectRefused::TlsClosed(_))
+    ));
+    let r = digest_plain(
+        &mut dev,
+        &get_body("AMT_GeneralSettings"),
+        "admin",
+        ADMIN_PASSWORD,
+        T0,
+    );
+    assert_eq!(r.status, 200);
+    let mut dev = device(with_faults("provisioning: { state: in }\n"));
+    assert_eq!(dev.provisioning_state(), ProvisioningState::In);
+    let mut pipe = TlsPipe::connect(&mut dev, Some("prov-oid"), T0);
+    pipe.handshake(&mut dev, T0).expect("handshake");
+    assert!(pipe.conn.setup_accepted());
+    let mut dev = device(with_faults("provisioning: { mode: disabled }\n"));
+    assert_eq!(dev.next_hello_due(), None);
+    assert!(matches!(
+        dev.accept(tls_addr(), peer(), T0),
+        Err(ConnectRefused::TlsClosed(_))
+    ));
+}

@@ -462,8 +462,17 @@ fn identify_response_names_the_product() {
     let facts = DeviceFacts::sample();
     let body = String::from_utf8(identify_response(&facts, false)).expect("utf-8");
     assert!(!body.contains("/>"));
-    let envelope = Envelope::parse(body.as_bytes(), &Limits::for_responses()).expect("parses");
-    let response = envelope.body.expect("body");
+    // DSP0226 Identify responses carry no WS-Addressing header, so `Envelope::parse` (which
+    // requires an Action) refuses them; the document itself is a well-formed SOAP envelope.
+    assert!(Envelope::parse(body.as_bytes(), &Limits::for_responses()).is_err());
+    let document =
+        amt_wire::wsman::Element::parse(body.as_bytes(), &Limits::for_responses()).expect("parses");
+    assert_eq!(document.name, "Envelope");
+    let response = document
+        .child_by_local_name("Body")
+        .and_then(|b| b.first_element())
+        .cloned()
+        .expect("body");
     assert_eq!(response.name, "IdentifyResponse");
     assert_eq!(
         find(&response, "ProductVersion")
@@ -644,4 +653,67 @@ fn responses_relate_to_their_requests_with_increasing_message_ids() {
     assert_eq!(hb.relates_to.as_deref(), Some("def"));
     assert!(ha.message_id < hb.message_id);
     assert_eq!(ha.resource_uri.as_deref(), Some(general().as_str()));
+}
+
+/// A request file from amt-wire's test data (captured shapes of real clients).
+fn wire_request(name: &str) -> String {
+    let path = format!(
+        "{}/../amt-wire/testdata/wsman/requests/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+#[test]
+fn real_client_request_shapes_are_answered() {
+    let mut d = provisioned();
+    let r = d.admin(&wire_request("gwm_get_general_settings.xml"));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.find_text("DigestRealm").is_some());
+
+    let r = d.admin(&wire_request("meshcentral_put_tls_settings.xml"));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(d.state.tls_pending.remote.enabled);
+
+    d.state.power_state = 8;
+    let r = d.admin(&wire_request("amtctrl_power_change.xml"));
+    assert_eq!(r.return_value(), 0, "{}", r.body);
+    assert_eq!(d.state.power_state, 2);
+
+    // TLS pending without a credential context: the commit is refused with a PT_STATUS.
+    let r = d.admin(&wire_request("gwm_commit_changes.xml"));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.return_value(), 2057);
+}
+
+#[test]
+fn sha1_certificates_are_refused_on_me16() {
+    let sha1_root = cert_der("root-sha1.cert.pem");
+    let body = format!("<h:CertificateBlob>{}</h:CertificateBlob>", b64(&sha1_root));
+    let pkm = format!("{AMT}AMT_PublicKeyManagementService");
+    let mut d = provisioned();
+    let r = d.admin(&invoke("1", &pkm, "AddTrustedRootCertificate", &[], &body));
+    assert_eq!(r.return_value(), 2063);
+    let mut facts = DeviceFacts::sample();
+    facts.quirks.refuse_sha1_hashes = false;
+    let mut d = Device::with_facts(facts);
+    d.state = provisioned().state;
+    let r = d.admin(&invoke("2", &pkm, "AddTrustedRootCertificate", &[], &body));
+    assert_eq!(r.return_value(), 0);
+    let r = d.admin(&invoke(
+        "3",
+        &pkm,
+        "AddTrustedRootCertificate",
+        &[],
+        "<h:CertificateBlob>bm90IGEgY2VydA==</h:CertificateBlob>",
+    ));
+    assert_eq!(r.return_value(), 2063, "not a certificate");
+}
+
+#[test]
+fn wrong_to_is_destination_unreachable() {
+    let mut d = Device::new();
+    let xml = get("1", &general(), &[]).replace("<a:To>/wsman</a:To>", "<a:To>/elsewhere</a:To>");
+    let r = d.setup(&xml);
+    assert_eq!(r.fault_subcode().as_deref(), Some("DestinationUnreachable"));
 }

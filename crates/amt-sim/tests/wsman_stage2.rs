@@ -773,6 +773,15 @@ fn time_sync_moves_the_device_clock() {
         ),
     ));
     assert_eq!(r.return_value(), 36, "Ta0 in the future");
+    let r = d.setup(&invoke(
+        "5",
+        &time,
+        "SetHighAccuracyTimeSynch",
+        &[],
+        "<h:Ta0>-9223372036854775808</h:Ta0><h:Tm1>9223372036854775807</h:Tm1><h:Tm2>9223372036854775807</h:Tm2>",
+    ));
+    assert_eq!(r.return_value(), 36, "not uint32 times");
+    assert_eq!(d.state.clock_offset_ms(), 100_000);
 }
 
 #[test]
@@ -843,4 +852,123 @@ fn csr_for_a_generated_key_is_signed_by_it() {
             "amt-device-01.corp.amt-sim.test".into()
         ))
     );
+}
+
+#[test]
+fn cira_servers_and_policy_rules() {
+    let mut d = provisioned();
+    let ras = format!("{AMT}AMT_RemoteAccessService");
+    let r = d.admin(&invoke("1", &ras, "AddMpServer", &[], "<h:AccessInfo>mps.corp.amt-sim.test</h:AccessInfo><h:InfoFormat>201</h:InfoFormat><h:Port>4433</h:Port><h:AuthMethod>2</h:AuthMethod><h:Username>cira</h:Username><h:Password>Cira-P@ss1</h:Password><h:CN>mps.corp.amt-sim.test</h:CN>"));
+    assert_eq!(r.return_value(), 0, "{}", r.body);
+    let mut selectors = Vec::new();
+    find_all(r.body_element(), "Selector", &mut selectors);
+    let name = selectors
+        .iter()
+        .find(|s| s.attribute(None, "Name") == Some("Name"))
+        .map(|s| s.text().into_owned())
+        .expect("Name selector");
+    let server = epr(
+        &format!("{AMT}AMT_ManagementPresenceRemoteSAP"),
+        &[("Name", &name)],
+    );
+    let r = d.admin(&invoke("2", &ras, "AddRemoteAccessPolicyRule", &[], &format!("<h:Trigger>2</h:Trigger><h:TunnelLifeTime>0</h:TunnelLifeTime><h:ExtendedData>AAAAAAAAABk=</h:ExtendedData><h:MpServer>{server}</h:MpServer>")));
+    assert_eq!(r.return_value(), 0, "{}", r.body);
+    let admin = Session::Digest {
+        user: "admin".into(),
+    };
+    let applies = d.enumerate_all(
+        admin.clone(),
+        &format!("{AMT}AMT_RemoteAccessPolicyAppliesToMPS"),
+    );
+    assert_eq!(applies.len(), 1);
+    // The server cannot go while a rule uses it; the rule can.
+    let r = d.admin(&delete(
+        "3",
+        &format!("{AMT}AMT_ManagementPresenceRemoteSAP"),
+        &[("Name", &name)],
+    ));
+    assert_eq!(r.fault_subcode().as_deref(), Some("AccessDenied"));
+    let r = d.admin(&delete(
+        "4",
+        &format!("{AMT}AMT_RemoteAccessPolicyRule"),
+        &[("PolicyRuleName", "Periodic")],
+    ));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = d.admin(&delete(
+        "5",
+        &format!("{AMT}AMT_ManagementPresenceRemoteSAP"),
+        &[("Name", &name)],
+    ));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(d.state.other.mps_servers.is_empty());
+}
+
+#[test]
+fn alarm_clock_and_environment_detection() {
+    let mut d = provisioned();
+    let r = d.admin(&invoke(
+        "1",
+        &format!("{AMT}AMT_AlarmClockService"),
+        "AddAlarm",
+        &[],
+        &format!("<h:AlarmTemplate><q:InstanceID xmlns:q=\"{IPS}IPS_AlarmClockOccurrence\">nightly</q:InstanceID><q:StartTime xmlns:q=\"{IPS}IPS_AlarmClockOccurrence\"><d:Datetime xmlns:d=\"http://schemas.dmtf.org/wbem/wscim/1/common\">2026-01-02T03:00:00Z</d:Datetime></q:StartTime><q:DeleteOnCompletion xmlns:q=\"{IPS}IPS_AlarmClockOccurrence\">true</q:DeleteOnCompletion></h:AlarmTemplate>"),
+    ));
+    assert_eq!(r.return_value(), 0, "{}", r.body);
+    let alarms = d.enumerate_all(
+        Session::Digest {
+            user: "admin".into(),
+        },
+        &format!("{IPS}IPS_AlarmClockOccurrence"),
+    );
+    assert_eq!(alarms.len(), 1);
+    assert_eq!(
+        find(&alarms[0], "Datetime")
+            .map(|e| e.text().into_owned())
+            .as_deref(),
+        Some("2026-01-02T03:00:00Z")
+    );
+    let r = d.admin(&delete(
+        "2",
+        &format!("{IPS}IPS_AlarmClockOccurrence"),
+        &[("InstanceID", "nightly")],
+    ));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(d.state.other.alarms.is_empty());
+
+    let env = format!("{AMT}AMT_EnvironmentDetectionSettingData");
+    let r = d.admin(&put("3", &env, &[], "AMT_EnvironmentDetectionSettingData", "<h:DetectionStrings>corp.amt-sim.test</h:DetectionStrings><h:DetectionStrings>lab.amt-sim.test</h:DetectionStrings>"));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        d.state.other.detection_strings,
+        ["corp.amt-sim.test", "lab.amt-sim.test"]
+    );
+}
+
+#[test]
+fn unprovision_over_the_setup_session_returns_to_pre() {
+    let mut d = Device::new();
+    let svc = format!("{AMT}AMT_SetupAndConfigurationService");
+    let r = d.setup(&invoke(
+        "1",
+        &svc,
+        "SetMEBxPassword",
+        &[],
+        "<h:Password>Mebx-P@ss1</h:Password>",
+    ));
+    assert_eq!(r.return_value(), 0);
+    assert_eq!(d.state.provisioning_state(), ProvisioningState::In);
+    let r = d.setup(&invoke(
+        "2",
+        &svc,
+        "Unprovision",
+        &[],
+        "<h:ProvisioningMode>1</h:ProvisioningMode>",
+    ));
+    assert_eq!(r.return_value(), 0);
+    assert_eq!(d.state.provisioning_state(), ProvisioningState::Pre);
+    assert!(d.state.mebx_password_is_default());
+    assert!(r.notes.contains(&Note::ProvisioningStateChanged {
+        from: ProvisioningState::In,
+        to: ProvisioningState::Pre
+    }));
 }

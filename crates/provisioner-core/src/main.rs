@@ -1,20 +1,381 @@
-//! The `amt-provision` command line. Only `--help` and `--version` exist yet: no subcommand is built.
+//! The `amt-provision` command line: provision one device at `HOST:PORT`, or listen for Hellos and
+//! provision the devices that send them, with a provisioning certificate chain and key from files.
+//!
+//! Writes `amtopmgr.log`, `amtproxymgr.log` and `oobmgmt.log` (ConfigMgr formats) and
+//! `events.jsonl` to `--logs DIR`; passwords set on devices go to `DIR/provisioning-secrets.txt`
+//! (mode 0600), never to stdout or the logs. Exit status: 0 every session provisioned its device,
+//! 1 a session failed, 2 bad input.
 
+use std::io::Write as _;
+use std::net::{SocketAddr, ToSocketAddrs as _};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
-use clap::{CommandFactory, Parser};
+use amt_wire::hello::{DeviceUuid, HelloPacket};
+use anyhow::{Context as _, Result, bail};
+use clap::Parser;
+use provisioner_core::ca::EnterpriseCaModel;
+use provisioner_core::clock::Clock as _;
+use provisioner_core::directory::Directory;
+use provisioner_core::env::{AmtAccount, Environment, ImportedComputer, ProvisioningCertRef};
+use provisioner_core::events::{EventLog, Outcome};
+use provisioner_core::io::pki::{load_enterprise_ca, read_provisioning_cert};
+use provisioner_core::logs::{LogConfig, Logs};
+use provisioner_core::net::hello_listener::HelloListener;
+use provisioner_core::net::{SystemClock, TcpConnector};
+use provisioner_core::servicepoint::{Input, Mode, ServicePoint};
+use provisioner_core::session::{self, SessionCtx, SessionResult};
+use provisioner_core::tls::ClientIdentity;
+use rand::SeedableRng as _;
 
-/// The ConfigMgr 2007 out-of-band service point: provisions AMT devices (Hello intake, TLS-PKI, digest, stage 1 and 2).
-///
-/// No subcommand is implemented yet; they arrive with the issues that build this part
-/// (see ARCHITECTURE.md for the plan).
+/// The ConfigMgr 2007 out-of-band service point: provisions Intel AMT devices (TLS-PKI, digest,
+/// stage 1 and stage 2) and writes ConfigMgr's log files.
 #[derive(Debug, Parser)]
 #[command(name = "amt-provision", version)]
-struct Cli {}
+struct Cli {
+    /// Environment file (YAML): site, imported computers, accounts, AD, CA, stage-2 settings.
+    /// Without it, the built-in defaults are used.
+    #[arg(long, value_name = "FILE")]
+    env: Option<PathBuf>,
+    /// Provisioning certificate chain (PEM, leaf first, root last). Overrides the environment's.
+    #[arg(long, value_name = "PEM")]
+    chain: Option<PathBuf>,
+    /// Private key of the provisioning certificate (PEM). Overrides the environment's.
+    #[arg(long, value_name = "PEM")]
+    key: Option<PathBuf>,
+    /// AMT provisioning account `USER:PASS`, tried in the order given. Overrides the environment's.
+    #[arg(long, value_name = "USER:PASS")]
+    account: Vec<String>,
+    /// Directory for the log files, events and the secrets file.
+    #[arg(long, value_name = "DIR")]
+    logs: PathBuf,
+    /// Provision the device at this TLS address directly (no Hello).
+    #[arg(long, value_name = "HOST:PORT", conflicts_with = "listen")]
+    device: Option<String>,
+    /// UUID of the device given with --device (selects the imported computer).
+    #[arg(long, value_name = "UUID", requires = "device")]
+    uuid: Option<String>,
+    /// FQDN to give the device given with --device when it is not in the environment.
+    #[arg(long, value_name = "FQDN", requires = "device")]
+    fqdn: Option<String>,
+    /// Listen for Hellos on this address (the provisioning port is 9971).
+    #[arg(long, value_name = "ADDR:PORT")]
+    listen: Option<SocketAddr>,
+    /// With --listen: stop after the first provisioning session.
+    #[arg(long, requires = "listen")]
+    once: bool,
+    /// Seed of the random generator (admin passwords, nonces); random when absent.
+    #[arg(long)]
+    seed: Option<u64>,
+}
 
 fn main() -> ExitCode {
-    let _cli = Cli::parse();
-    let help = Cli::command().render_long_help();
-    eprintln!("{help}\nerror: no subcommand is implemented yet");
-    ExitCode::from(2)
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Everything loaded from files before any session runs.
+struct Site {
+    env: Environment,
+    identities: Vec<ClientIdentity>,
+    ca: EnterpriseCaModel,
+    directory: Directory,
+}
+
+fn load(cli: &Cli) -> Result<Site> {
+    let mut env = match &cli.env {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let base = path.parent().unwrap_or_else(|| Path::new("."));
+            Environment::from_yaml(&text, base).with_context(|| path.display().to_string())?
+        }
+        None => Environment::default(),
+    };
+    if !cli.account.is_empty() {
+        env.accounts = cli
+            .account
+            .iter()
+            .map(|a| {
+                let (user, password) = a
+                    .split_once(':')
+                    .with_context(|| format!("--account {a:?} is not USER:PASS"))?;
+                Ok(AmtAccount {
+                    user: user.to_owned(),
+                    password: password.to_owned(),
+                })
+            })
+            .collect::<Result<_>>()?;
+    }
+    let mut refs = Vec::new();
+    match (&cli.chain, &cli.key) {
+        (Some(chain), Some(key)) => refs.push(ProvisioningCertRef {
+            chain_pem: chain.clone(),
+            key_pem: key.clone(),
+        }),
+        (None, None) => refs.clone_from(&env.provisioning_certificates),
+        _ => bail!("--chain and --key go together"),
+    }
+    if cli.chain.is_some() {
+        env.provisioning_certificates.clone_from(&refs);
+    }
+    let identities = refs
+        .iter()
+        .map(|r| {
+            let cert = read_provisioning_cert(r)?;
+            ClientIdentity::from_der(cert.chain_der, cert.key_der)
+                .with_context(|| r.chain_pem.display().to_string())
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if identities.is_empty() {
+        bail!("no provisioning certificate: give --chain and --key");
+    }
+    let ca = load_enterprise_ca(&env.enterprise_ca).context("enterprise CA")?;
+    let directory = Directory::from_env(&env.active_directory);
+    Ok(Site {
+        env,
+        identities,
+        ca,
+        directory,
+    })
+}
+
+fn run(cli: &Cli) -> Result<bool> {
+    let mut site = load(cli)?;
+    std::fs::create_dir_all(&cli.logs)
+        .with_context(|| format!("creating {}", cli.logs.display()))?;
+    let mut rng = match cli.seed {
+        Some(seed) => rand_chacha::ChaCha20Rng::seed_from_u64(seed),
+        None => rand_chacha::ChaCha20Rng::from_os_rng(),
+    };
+    if let Some(device) = &cli.device {
+        run_device(cli, &mut site, device, &mut rng)
+    } else if let Some(listen) = cli.listen {
+        run_listen(cli, site, listen, &mut rng)
+    } else {
+        bail!("give --device HOST:PORT or --listen ADDR:PORT")
+    }
+}
+
+fn run_device(
+    cli: &Cli,
+    site: &mut Site,
+    device: &str,
+    rng: &mut rand_chacha::ChaCha20Rng,
+) -> Result<bool> {
+    let target = device
+        .to_socket_addrs()
+        .with_context(|| format!("resolving {device}"))?
+        .next()
+        .with_context(|| format!("{device} has no address"))?;
+    let uuid = cli
+        .uuid
+        .as_deref()
+        .map(DeviceUuid::parse)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--uuid: {e}"))?;
+    let computer = match uuid.and_then(|u| site.env.computer(&u).cloned()) {
+        Some(c) => c,
+        None if uuid.is_none() && cli.fqdn.is_none() && site.env.computers.len() == 1 => {
+            site.env.computers.first().cloned().context("no computer")?
+        }
+        None => synthetic_computer(uuid, cli.fqdn.as_deref(), target)?,
+    };
+    let mut logs = Logs::new(LogConfig::default());
+    let mut events = EventLog::new();
+    let clock = SystemClock;
+    let identity = site.identities.first().context("no identity")?;
+    logs.emit(
+        "provision.start",
+        &[
+            ("uuid", &computer.uuid.to_string()),
+            ("fqdn", &computer.fqdn),
+            ("target", &target.to_string()),
+            ("name", Mode::OutOfBand.name()),
+            ("cert_id", "1"),
+        ],
+        clock.now(),
+    )
+    .context("log line")?;
+    let result = session::provision(&mut SessionCtx {
+        env: &site.env,
+        computer: &computer,
+        target,
+        mode: Mode::OutOfBand,
+        identity,
+        cert_index: 0,
+        connector: &mut TcpConnector,
+        clock: &clock,
+        logs: &mut logs,
+        events: &mut events,
+        directory: &mut site.directory,
+        ca: &mut site.ca,
+        rng,
+    });
+    write_outputs(&cli.logs, &logs, &events, std::slice::from_ref(&result))?;
+    print_summary(&computer, &result, &cli.logs);
+    Ok(result.outcome == Outcome::Provisioned)
+}
+
+/// An imported-computer record for a device given on the command line.
+fn synthetic_computer(
+    uuid: Option<DeviceUuid>,
+    fqdn: Option<&str>,
+    target: SocketAddr,
+) -> Result<ImportedComputer> {
+    let fqdn = fqdn
+        .context("the device is not in the environment: give --fqdn (and --uuid)")?
+        .to_owned();
+    let name = fqdn
+        .split('.')
+        .next()
+        .unwrap_or("AMT-DEVICE")
+        .to_ascii_uppercase();
+    let domain = fqdn
+        .split_once('.')
+        .map(|(_, d)| d.to_owned())
+        .unwrap_or_default();
+    let uuid = uuid.unwrap_or_else(|| DeviceUuid::from_canonical([0; 16]));
+    // Through serde, so that fields added later keep their defaults.
+    let value = serde_json::json!({
+        "name": name, "uuid": uuid.to_string(), "fqdn": fqdn, "domain": domain,
+        "tls_port": target.port(),
+    });
+    serde_json::from_value(value).context("building the computer record")
+}
+
+fn run_listen(
+    cli: &Cli,
+    mut site: Site,
+    listen: SocketAddr,
+    rng: &mut rand_chacha::ChaCha20Rng,
+) -> Result<bool> {
+    let roots: Vec<Vec<u8>> = site
+        .identities
+        .iter()
+        .filter_map(|i| i.root().map(|r| r.as_ref().to_vec()))
+        .collect();
+    let mut sp = ServicePoint::with_root_certificates(
+        site.env.clone(),
+        &roots,
+        Logs::new(LogConfig::default()),
+    );
+    let listener = HelloListener::bind(listen).with_context(|| format!("binding {listen}"))?;
+    println!("listening for Hellos on {}", listener.local_addr());
+    let _ = std::io::stdout().flush();
+    let clock = SystemClock;
+    let mut results: Vec<SessionResult> = Vec::new();
+    loop {
+        let Some(hello) = listener.recv_timeout(Duration::from_millis(500)) else {
+            let _ = sp.handle(Input::Tick { now: clock.now() });
+            continue;
+        };
+        let packet = match HelloPacket::parse(&hello.bytes) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("ignored a malformed Hello from {}: {}", hello.from, e.id());
+                continue;
+            }
+        };
+        let actions = sp.handle(Input::Hello {
+            from: hello.from,
+            packet,
+            now: clock.now(),
+        });
+        for action in &actions {
+            let Some(result) = session::run_action(
+                &mut sp,
+                action,
+                &site.identities,
+                &mut TcpConnector,
+                &clock,
+                &mut site.directory,
+                &mut site.ca,
+                rng,
+            ) else {
+                continue;
+            };
+            if let Some(computer) = site.env.computer(&result.uuid) {
+                print_summary(computer, &result, &cli.logs);
+            }
+            results.push(result);
+            write_outputs(&cli.logs, sp.logs(), sp.events(), &results)?;
+        }
+        write_outputs(&cli.logs, sp.logs(), sp.events(), &results)?;
+        if cli.once && !results.is_empty() {
+            return Ok(results.iter().all(|r| r.outcome == Outcome::Provisioned));
+        }
+    }
+}
+
+fn write_outputs(
+    dir: &Path,
+    logs: &Logs,
+    events: &EventLog,
+    results: &[SessionResult],
+) -> Result<()> {
+    provisioner_core::io::logfiles::write_log_dir(logs, dir)
+        .with_context(|| format!("writing logs to {}", dir.display()))?;
+    std::fs::write(dir.join("events.jsonl"), events.to_json_lines())
+        .context("writing events.jsonl")?;
+    write_secrets(&dir.join("provisioning-secrets.txt"), results)
+}
+
+/// The passwords set on devices, one device per block, readable by the owner only.
+fn write_secrets(path: &Path, results: &[SessionResult]) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut text = String::from("# Passwords set on AMT devices by amt-provision. Keep secret.\n");
+    for r in results {
+        if r.admin_password.is_none() && r.mebx_password.is_none() {
+            continue;
+        }
+        text.push_str(&format!("[{}]\n", r.uuid));
+        if let Some(p) = &r.admin_password {
+            text.push_str(&format!("admin_user = admin\nadmin_password = {p}\n"));
+        }
+        if let Some(p) = &r.mebx_password {
+            text.push_str(&format!("mebx_password = {p}\n"));
+        }
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    file.write_all(text.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+fn print_summary(computer: &ImportedComputer, result: &SessionResult, dir: &Path) {
+    let outcome = match result.outcome {
+        Outcome::Provisioned => "provisioned",
+        Outcome::Failed => "failed",
+    };
+    println!(
+        "device {} ({}): outcome={outcome} amt_status={} failed_step={} amt_version={}",
+        result.uuid,
+        computer.fqdn,
+        result.amt_status,
+        result.failed_step.map_or("-", |s| s.name()),
+        result.amt_version.as_deref().unwrap_or("?"),
+    );
+    if let Some(error) = &result.error {
+        println!("  error: {error}");
+    }
+    if result.admin_password.is_some() || result.mebx_password.is_some() {
+        println!(
+            "  passwords stored in {}",
+            dir.join("provisioning-secrets.txt").display()
+        );
+    }
 }

@@ -7,7 +7,9 @@ use amt_wire::wsman::Fault;
 use amt_wire::wsman::names::{AMT_SCHEMA, CIM_SCHEMA, IPS_SCHEMA};
 
 use super::model::{Cx, Epr, Input, Instance, MethodOut};
-use super::{DeviceFacts, auth, inventory, logs, pki, power, redirection, setup, timesync, wifi};
+use super::{
+    DeviceFacts, auth, inventory, logs, other, pki, power, redirection, setup, timesync, wifi,
+};
 use crate::state::NvramState;
 
 /// The module implementing a class.
@@ -31,6 +33,8 @@ pub(crate) enum Family {
     Logs,
     /// Hardware inventory.
     Inventory,
+    /// Alarm clock, CIRA, proxies and other less used services.
+    Other,
 }
 
 /// One supported class.
@@ -376,6 +380,147 @@ pub(crate) const CLASSES: &[ClassDef] = &[
         R_HARDWARE,
         false,
     ),
+    // Less used services.
+    c(
+        "AMT_AlarmClockService",
+        AMT_SCHEMA,
+        Family::Other,
+        R_ADMIN,
+        false,
+    ),
+    c(
+        "IPS_AlarmClockOccurrence",
+        IPS_SCHEMA,
+        Family::Other,
+        R_ADMIN,
+        false,
+    ),
+    c(
+        "AMT_RemoteAccessService",
+        AMT_SCHEMA,
+        Family::Other,
+        R_ADMIN,
+        true,
+    ),
+    c(
+        "AMT_ManagementPresenceRemoteSAP",
+        AMT_SCHEMA,
+        Family::Other,
+        R_ADMIN,
+        true,
+    ),
+    c(
+        "AMT_RemoteAccessPolicyRule",
+        AMT_SCHEMA,
+        Family::Other,
+        R_ADMIN,
+        true,
+    ),
+    c(
+        "AMT_RemoteAccessPolicyAppliesToMPS",
+        AMT_SCHEMA,
+        Family::Other,
+        R_ADMIN,
+        true,
+    ),
+    c(
+        "AMT_MPSUsernamePassword",
+        AMT_SCHEMA,
+        Family::Other,
+        R_ADMIN,
+        true,
+    ),
+    c(
+        "AMT_UserInitiatedConnectionService",
+        AMT_SCHEMA,
+        Family::Other,
+        R_ADMIN,
+        true,
+    ),
+    c(
+        "AMT_EnvironmentDetectionSettingData",
+        AMT_SCHEMA,
+        Family::Other,
+        R_ADMIN,
+        true,
+    ),
+    c(
+        "IPS_HTTPProxyService",
+        IPS_SCHEMA,
+        Family::Other,
+        R_ADMIN,
+        true,
+    ),
+    c(
+        "IPS_HTTPProxyAccessPoint",
+        IPS_SCHEMA,
+        Family::Other,
+        R_ADMIN,
+        true,
+    ),
+    c(
+        "IPS_IEEE8021xSettings",
+        IPS_SCHEMA,
+        Family::Other,
+        R_ADMIN,
+        true,
+    ),
+    c(
+        "AMT_8021xCredentialContext",
+        AMT_SCHEMA,
+        Family::Other,
+        R_ADMIN,
+        true,
+    ),
+    c(
+        "IPS_8021xCredentialContext",
+        IPS_SCHEMA,
+        Family::Other,
+        R_ADMIN,
+        true,
+    ),
+    c(
+        "CIM_IEEE8021xSettings",
+        CIM_SCHEMA,
+        Family::Other,
+        R_ADMIN,
+        true,
+    ),
+    c(
+        "CIM_CredentialContext",
+        CIM_SCHEMA,
+        Family::Other,
+        R_ADMIN,
+        true,
+    ),
+    c(
+        "CIM_ConcreteDependency",
+        CIM_SCHEMA,
+        Family::Other,
+        R_ADMIN,
+        false,
+    ),
+    c(
+        "CIM_ServiceAvailableToElement",
+        CIM_SCHEMA,
+        Family::Other,
+        R_REMOTE,
+        false,
+    ),
+    c(
+        "IPS_PowerManagementService",
+        IPS_SCHEMA,
+        Family::Other,
+        R_REMOTE,
+        false,
+    ),
+    c(
+        "IPS_ScreenSettingData",
+        IPS_SCHEMA,
+        Family::Other,
+        R_REDIRECTION,
+        false,
+    ),
 ];
 
 /// The class a resource URI names (exact match of base + name).
@@ -399,6 +544,7 @@ pub(crate) fn instances(def: &ClassDef, state: &NvramState, facts: &DeviceFacts)
         Family::Wifi => wifi::instances(class, state, facts),
         Family::Logs => logs::instances(class, state, facts),
         Family::Inventory => inventory::instances(class, state, facts),
+        Family::Other => other::instances(class, state, facts),
     }
 }
 
@@ -416,6 +562,7 @@ pub(crate) fn put(
         Family::Redirection => redirection::put(class, cx, target, input),
         Family::Power => power::put(class, cx, target, input),
         Family::Wifi => wifi::put(class, cx, target, input),
+        Family::Other => other::put(class, cx, target, input),
         Family::Auth | Family::Time | Family::Logs | Family::Inventory => {
             Err(Fault::action_not_supported())
         }
@@ -443,6 +590,7 @@ pub(crate) fn delete(
     match def.family {
         Family::Pki => pki::delete(def.name, cx, target),
         Family::Wifi => wifi::delete(def.name, cx, target),
+        Family::Other => other::delete(def.name, cx, target),
         _ => Err(Fault::action_not_supported()),
     }
 }
@@ -465,6 +613,7 @@ pub(crate) fn invoke(
         Family::Power => power::invoke(class, method, cx, target, input),
         Family::Wifi => wifi::invoke(class, method, cx, target, input),
         Family::Logs => logs::invoke(class, method, cx, target, input),
+        Family::Other => other::invoke(class, method, cx, target, input),
         Family::Inventory => None,
     }
 }

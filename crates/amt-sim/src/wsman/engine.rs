@@ -113,6 +113,11 @@ impl Engine {
     /// - FQDN quirk: once HostName.DomainName is longer than `quirks.fqdn_limit`, every request
     ///   other than Identify and a Put of `AMT_GeneralSettings` answers HTTP 400
     ///   `wsman:EncodingLimit` (our reading of "WS-MAN will fail").
+    /// - A `wsa:To` that does not end in `/wsman` (or `/wsman-anon`) answers
+    ///   `wsa:DestinationUnreachable`, as AMT does for a wrong `To`.
+    /// - Before provisioning, any digest-authenticated user (the core decides who: `admin`
+    ///   with the MEBx password, or the host-based setup's OS administrator) may read the
+    ///   setup classes, call `GetUuid` and run `IPS_HostBasedSetupService`; nothing else.
     /// - The first change made over the setup session moves Pre to In-provisioning.
     pub fn handle(
         &mut self,
@@ -138,7 +143,16 @@ impl Engine {
             changed: false,
         };
         let result = self.dispatch(&mut cx, request);
-        if cx.changed && setup_session && cx.state.provisioning_state == ProvisioningState::Pre {
+        let unprovisioned = cx
+            .notes
+            .iter()
+            .any(|n| matches!(n, Note::Unprovisioned { .. }));
+        if cx.changed
+            && setup_session
+            && !unprovisioned
+            && before == ProvisioningState::Pre
+            && cx.state.provisioning_state == ProvisioningState::Pre
+        {
             cx.state.provisioning_state = ProvisioningState::In;
         }
         let after = cx.state.provisioning_state;
@@ -227,6 +241,11 @@ impl Engine {
             .is_some_and(|m| m.bytes < MIN_ENVELOPE_SIZE)
         {
             return Err(Fault::encoding_limit(Some(DETAIL_MINIMUM_ENVELOPE_LIMIT)).into());
+        }
+        if let Some(to) = header.to.as_deref()
+            && !(to.ends_with("/wsman") || to.ends_with("/wsman-anon"))
+        {
+            return Err(Fault::destination_unreachable(None).into());
         }
         let action = header.action.as_str();
         if action == ACTION_PULL || action == ACTION_RELEASE {
@@ -620,12 +639,13 @@ fn check_access(
         }
         Session::Digest { user } => {
             if state.provisioning_state == ProvisioningState::Pre {
+                // Whoever the core authenticated (admin with the MEBx password, or the local
+                // OS administrator account of host-based setup) may read the setup classes
+                // and run the host-based setup; nothing else before provisioning.
                 let host_based = def.name == "IPS_HostBasedSetupService";
                 let local_method =
                     def.name == "AMT_SetupAndConfigurationService" && method == Some("GetUuid");
-                if state.is_admin(user)
-                    && (host_based || local_method || (def.setup && op == Op::Read))
-                {
+                if host_based || local_method || (def.setup && op == Op::Read) {
                     return Ok(());
                 }
                 return deny("is not available before provisioning");

@@ -245,6 +245,10 @@ pub(crate) fn invoke(
         ("CIM_PowerManagementService", "RequestPowerStateChange") => power_change(cx, input),
         ("CIM_BootConfigSetting", "ChangeBootOrder") => Ok(change_boot_order(cx, input)),
         ("CIM_BootService", "SetBootConfigRole") => set_boot_role(cx, input),
+        ("CIM_BootService", "RequestStateChange") => input.u32("RequestedState").map(|s| match s {
+            Some(2 | 3) => MethodOut::ok(),
+            _ => MethodOut::status(pt::INVALID_PARAMETER),
+        }),
         _ => return None,
     };
     Some(out)

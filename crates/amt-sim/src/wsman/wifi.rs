@@ -155,6 +155,11 @@ pub(crate) fn put(
                 "PxeTimeout",
             ] {
                 if let Some(v) = input.text(name) {
+                    if v.len() > 255 {
+                        return Err(Fault::invalid_representation(Some(
+                            amt_wire::wsman::fault::DETAIL_INVALID_VALUES,
+                        )));
+                    }
                     profile.properties.retain(|(n, _)| n != name);
                     profile.properties.push((name.to_owned(), v));
                 }
@@ -210,6 +215,12 @@ pub(crate) fn invoke(
                 cx.changed(None);
             }
             Ok(MethodOut::ok())
+        }
+        ("AMT_EthernetPortSettings", "SetLinkPreference") => {
+            input.u32("LinkPreference").map(|p| match p {
+                None | Some(1 | 2) => MethodOut::ok(),
+                _ => MethodOut::status(pt::INVALID_PARAMETER),
+            })
         }
         ("CIM_WiFiPort", "RequestStateChange") => input.u32("RequestedState").map(|s| match s {
             Some(2 | 3 | 32768..=32769) => MethodOut::ok(),

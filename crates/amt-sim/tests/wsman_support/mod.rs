@@ -83,7 +83,8 @@ impl Device {
             "self-closing tag in response:\n{body}"
         );
         assert!(!body.contains("CDATA"), "CDATA in response:\n{body}");
-        let envelope = if body.is_empty() {
+        let identify = body.contains("IdentifyResponse");
+        let envelope = if body.is_empty() || identify {
             None
         } else {
             Some(

@@ -1,0 +1,71 @@
+//! `amt-sim fleet`: many devices in one process, each with its own UUID and port pair, each
+//! answering on its own sockets.
+
+mod serve_support;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use serve_support::{Result, Sim, identify, parse_ready};
+
+#[test]
+fn fifty_devices_come_up_with_distinct_identities_and_each_answers() -> Result<()> {
+    let count = 50;
+    let mut sim = Sim::spawn(&[
+        "fleet",
+        "--count",
+        &count.to_string(),
+        "--http-port",
+        "0",
+        "--tls-port",
+        "0",
+        "--no-hello",
+    ])?;
+    let mut devices = Vec::new();
+    for _ in 0..count {
+        devices.push(parse_ready(&sim.line()?, "device")?);
+    }
+    assert_eq!(sim.line()?, format!("ready count={count}"));
+    let uuids: HashSet<&str> = devices.iter().map(|d| d.uuid.as_str()).collect();
+    assert_eq!(uuids.len(), count, "every device has its own UUID");
+    let ports: HashSet<u16> = devices
+        .iter()
+        .flat_map(|d| [d.http.port(), d.tls.port()])
+        .collect();
+    assert_eq!(ports.len(), 2 * count, "every device has its own port pair");
+    for device in &devices {
+        let answer = identify(device.http)?;
+        assert_eq!(answer.status, 200, "device {}", device.uuid);
+    }
+    assert!(sim.terminate(Duration::from_secs(10))?.success());
+    Ok(())
+}
+
+#[test]
+fn fleet_with_fixed_base_ports_steps_by_two() -> Result<()> {
+    // Find a free base: two devices need base .. base+3.
+    let probe = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let base = probe.local_addr()?.port().saturating_sub(100).max(20_000);
+    drop(probe);
+    let mut sim = Sim::spawn(&[
+        "fleet",
+        "--count",
+        "2",
+        "--http-port",
+        &base.to_string(),
+        "--tls-port",
+        &(base + 1).to_string(),
+        "--no-hello",
+    ])?;
+    let first = sim.line()?;
+    let Ok(d0) = parse_ready(&first, "device") else {
+        // The ports were taken meanwhile: nothing to assert about the layout.
+        return Ok(());
+    };
+    let d1 = parse_ready(&sim.line()?, "device")?;
+    assert_eq!((d0.http.port(), d0.tls.port()), (base, base + 1));
+    assert_eq!((d1.http.port(), d1.tls.port()), (base + 2, base + 3));
+    assert_ne!(d0.uuid, d1.uuid);
+    assert!(sim.terminate(Duration::from_secs(10))?.success());
+    Ok(())
+}

@@ -1,0 +1,4 @@
+//! File access of the provisioner (the only place `std::fs` may appear outside the binaries).
+
+pub mod logfiles;
+pub mod pki;
