@@ -25,6 +25,7 @@ const PAIRS: &[(&str, &str)] = &[
     ("hello/parse", "hello/copy"),
     ("wsman/parse", "wsman/tokenize"),
     ("digest/parse_and_verify", "digest/response_math"),
+    ("http/decode_request", "http/httparse_head"),
     // crates/amt-sim/benches/device.rs: a full provisioning against the TLS limit (one mutual-auth
     // RSA-2048 handshake), and two of the costs that make up the difference.
     ("provisioning/full", "provisioning/tls_handshake"),
