@@ -76,9 +76,9 @@ fn run(n: usize) -> Result<(), String> {
     let base = DeviceProfile::default();
     println!(
         "inline_bytes device={} profile={} nvram={}",
-        std::mem::size_of::<Device>(),
-        std::mem::size_of::<DeviceProfile>(),
-        std::mem::size_of::<amt_sim::state::NvramState>()
+        size_of::<Device>(),
+        size_of::<DeviceProfile>(),
+        size_of::<amt_sim::state::NvramState>()
     );
     let baseline = memory()?;
     println!(
