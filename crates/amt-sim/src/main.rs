@@ -32,6 +32,10 @@ enum Command {
     /// Run COUNT devices in one process, each with its own UUID (the profile's plus its index)
     /// and its own port pair or loopback address. Prints `device index=… uuid=… http=… tls=…` per
     /// device, then `ready count=N`.
+    ///
+    /// Each device holds two listening sockets: raise `ulimit -n` above 2 x COUNT. For thousands
+    /// of devices prefer `--per-address`: fixed ports on distinct addresses start in linear time,
+    /// while thousands of OS-picked ports can slow the start down.
     Fleet(FleetArgs),
 }
 

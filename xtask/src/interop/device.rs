@@ -123,8 +123,8 @@ pub(crate) struct Verdict {
 // ---------------------------------------------------------------------------------------------
 // 1. MeshCentral
 
-/// MeshCentral provisions a fresh device; on success the device's state directory is kept in
-/// [`Env::provisioned_state`].
+/// MeshCentral provisions a fresh device end to end; its console, the device's event stream and a
+/// digest request with the new admin password must all agree.
 pub(crate) fn meshcentral(env: &Env) -> Verdict {
     let name = "npm meshcentral@1.1.55: Hello -> TLS-PKI ACM activation -> TLS -> commit -> management reconnect".to_string();
     match meshcentral_inner(env) {
