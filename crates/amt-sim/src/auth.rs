@@ -217,6 +217,21 @@ mod tests {
         Ok(())
     }
 
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_headers_never_verify_or_panic(header in "\\PC{0,300}", prefixed in proptest::bool::ANY) {
+            let realm = Realm::amt(REALM).map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+            let mut rng = ChaCha20Rng::seed_from_u64(2);
+            let mut s = DigestServer::new();
+            let t0 = Timestamp::from_unix_secs(100);
+            let _ = s.issue(&mut rng, t0);
+            let h = if prefixed { format!("Digest {header}") } else { header };
+            let stored = ha1("admin", REALM, "x");
+            let r = s.verify(Some(&h), "POST", "/wsman", &realm, |_| Some(stored), t0);
+            proptest::prop_assert!(r.is_err());
+        }
+    }
+
     #[test]
     fn challenge_has_amt_shape() -> Result<(), amt_wire::digest::DigestError> {
         let h = challenge_header(&Realm::amt(REALM)?, "abc", true);

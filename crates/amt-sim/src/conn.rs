@@ -194,6 +194,8 @@ impl DeviceConnection {
         let mut out = ConnOutput::default();
         let mut rd = bytes;
         let mut plaintext = Vec::new();
+        // The peer sent close_notify: answer what it sent before, then close.
+        let mut peer_finished = false;
         while !rd.is_empty() {
             match tls.conn.read_tls(&mut rd) {
                 Ok(0) => break,
@@ -240,7 +242,7 @@ impl DeviceConnection {
                 }
             }
             if !read_plaintext(&mut tls.conn, &mut plaintext) {
-                out.close = true;
+                peer_finished = true;
             }
         }
         if !tls.handshake_reported && !tls.conn.is_handshaking() {
@@ -308,7 +310,8 @@ impl DeviceConnection {
                 ),
             }
         }
-        if !plaintext.is_empty() && !out.close {
+        out.close |= peer_finished;
+        if !plaintext.is_empty() {
             let reply = match self.decoder.feed(&plaintext) {
                 Err(e) => self.http_error(device, &e, now),
                 Ok(()) => self.process_http(device, now),
@@ -317,12 +320,12 @@ impl DeviceConnection {
             out.delay += reply.delay;
             if let Transport::Tls(tls) = &mut self.transport {
                 let _ = tls.conn.writer().write_all(&reply.bytes);
-                if reply.close {
-                    tls.conn.send_close_notify();
-                }
             }
         }
         if let Transport::Tls(tls) = &mut self.transport {
+            if out.close {
+                tls.conn.send_close_notify();
+            }
             while tls.conn.wants_write() {
                 match tls.conn.write_tls(&mut out.send) {
                     Ok(0) | Err(_) => break,

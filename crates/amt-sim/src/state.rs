@@ -637,6 +637,15 @@ impl NvramState {
         self.provisioning_state
     }
 
+    /// The control mode as AMT reports it: a device made post-provisioning without a recorded
+    /// mode (e.g. by a device profile) counts as admin control mode.
+    pub fn effective_control_mode(&self) -> ControlMode {
+        match (self.provisioning_state, self.control_mode) {
+            (ProvisioningState::Post, ControlMode::None) => ControlMode::Admin,
+            (_, mode) => mode,
+        }
+    }
+
     /// The digest realm (`Digest:` + 32 upper-case hex).
     pub fn digest_realm(&self) -> &str {
         &self.digest_realm
@@ -846,5 +855,74 @@ mod b64_vec {
                     .map_err(serde::de::Error::custom)
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn factory_realm_is_amt_shaped_and_seeded() {
+        let facts = DeviceFacts::sample();
+        let a = NvramState::factory(&facts, 1);
+        let b = NvramState::factory(&facts, 1);
+        let c = NvramState::factory(&facts, 2);
+        assert_eq!(a, b);
+        assert_ne!(a.digest_realm(), c.digest_realm());
+        assert!(amt_wire::digest::Realm::amt(a.digest_realm()).is_ok());
+        assert_eq!(a.configuration_nonce.len(), 20);
+        assert_eq!(a.provisioning_state(), ProvisioningState::Pre);
+        assert!(a.mebx_password_is_default());
+        assert_eq!(a.general.domain_name, "corp.amt-sim.test");
+    }
+
+    #[test]
+    fn admin_password_follows_the_mebx_password_until_set() {
+        let facts = DeviceFacts::sample();
+        let mut s = NvramState::factory(&facts, 1);
+        let coupled = amt_wire::digest::ha1("admin", s.digest_realm(), "admin");
+        assert_eq!(s.admin_credential(), Some(("admin", coupled)));
+        s.mebx_password = "Mebx-P@ss1".into();
+        let coupled = amt_wire::digest::ha1("admin", s.digest_realm(), "Mebx-P@ss1");
+        assert_eq!(s.digest_user("admin"), Some(coupled));
+        s.admin = Some(AdminAcl {
+            username: "root".into(),
+            ha1: [7; 16],
+        });
+        assert_eq!(s.digest_user("admin"), None);
+        assert_eq!(s.digest_user("root"), Some([7; 16]));
+        assert!(s.is_admin("root"));
+    }
+
+    #[test]
+    fn committed_tls_keeps_http_open_until_tls_is_committed() {
+        let facts = DeviceFacts::sample();
+        let mut s = NvramState::factory(&facts, 1);
+        let t = s.committed_tls();
+        assert!(!t.tls_enabled && t.accept_non_secure && !t.mutual_auth);
+        s.tls_committed.remote = TlsSetting {
+            enabled: true,
+            mutual_authentication: true,
+            accept_non_secure_connections: false,
+            trusted_cn: Vec::new(),
+        };
+        let t = s.committed_tls();
+        assert!(t.tls_enabled && !t.accept_non_secure && t.mutual_auth);
+        assert_eq!(t.cert_der, None);
+    }
+
+    #[test]
+    fn state_files_without_newer_fields_still_load() {
+        let facts = DeviceFacts::sample();
+        let s = NvramState::factory(&facts, 3);
+        let mut json: serde_json::Value =
+            serde_json::from_str(&serde_json::to_string(&s).unwrap_or_default())
+                .unwrap_or_default();
+        if let Some(map) = json.as_object_mut() {
+            map.remove("other");
+        }
+        let back: NvramState = serde_json::from_value(json).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back, s);
     }
 }

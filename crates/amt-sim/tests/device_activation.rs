@@ -73,3 +73,47 @@ fn refused_chain_gets_an_alert_and_an_event() {
     );
     assert_eq!(dev.provisioning_state(), ProvisioningState::Pre);
 }
+
+#[test]
+fn a_request_followed_by_close_notify_is_still_answered() {
+    use std::io::{Read as _, Write as _};
+    let mut dev = device(DeviceProfile::default());
+    let mut pipe = TlsPipe::connect(&mut dev, Some("prov-oid"), T0);
+    pipe.handshake(&mut dev, T0).expect("handshake");
+    pipe.client
+        .writer()
+        .write_all(&post(&get_body("AMT_GeneralSettings"), None))
+        .expect("write");
+    pipe.client.send_close_notify();
+    pipe.pump(&mut dev, T0).expect("pump");
+    assert!(pipe.closed);
+    let mut plain = Vec::new();
+    let _ = pipe.client.reader().read_to_end(&mut plain);
+    assert_eq!(responses(&plain).first().map(|r| r.status), Some(200));
+}
+
+#[test]
+fn events_of_a_whole_activation_carry_no_secrets() {
+    let mut dev = device(DeviceProfile::default());
+    let realm = dev.state().digest_realm().to_owned();
+    activate(&mut dev, T0);
+    let _ = digest_plain(
+        &mut dev,
+        &get_body("AMT_GeneralSettings"),
+        "admin",
+        ADMIN_PASSWORD,
+        T0,
+    );
+    let lines: Vec<String> = dev
+        .drain_events()
+        .iter()
+        .map(|e| serde_json::to_string(e).expect("json"))
+        .collect();
+    assert!(lines.len() > 10);
+    let ha1 = hex::encode(amt_wire::digest::ha1("admin", &realm, ADMIN_PASSWORD));
+    for line in &lines {
+        for secret in [ADMIN_PASSWORD, MEBX_PASSWORD, ha1.as_str()] {
+            assert!(!line.contains(secret), "secret in event: {line}");
+        }
+    }
+}

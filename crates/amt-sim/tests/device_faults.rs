@@ -213,6 +213,15 @@ fn date_zero_clock_mints_an_old_self_signed_certificate() {
     let der = certs.first().expect("leaf").as_ref().to_vec();
     let (_, cert) = x509_parser::parse_x509_certificate(&der).expect("x509");
     assert_eq!(cert.validity().not_before.timestamp(), 1_072_915_200);
+    // The un-set clock is before the provisioning certificate's notBefore: refused.
+    assert!(!pipe.conn.setup_accepted());
+    assert!(dev.drain_events().iter().any(|e| matches!(
+        &e.kind,
+        EventKind::TlsHandshake {
+            verdict: TlsVerdict::Refused,
+            ..
+        }
+    )));
 }
 
 use amt_wire::time::Timestamp;

@@ -171,3 +171,54 @@ fn hellos_off_and_missing_dhcp_domain_are_recorded() {
         |e| matches!(&e.kind, EventKind::HelloSuppressed { reason } if reason == "no-dns-domain")
     ));
 }
+
+#[test]
+fn a_fleet_replays_a_day_of_hellos_in_order_on_one_virtual_clock() {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+    let mut fleet: Vec<amt_sim::device::Device> = (0..100u64)
+        .map(|i| {
+            let p = DeviceProfile {
+                uuid: format!("8c4d6b2a-1f3e-4a5b-9c7d-{i:012x}"),
+                ..DeviceProfile::default()
+            };
+            amt_sim::device::Device::new(p, None, i, T0 + Duration::from_secs(i)).expect("device")
+        })
+        .collect();
+    let mut heap: BinaryHeap<Reverse<(amt_wire::time::Timestamp, usize)>> = fleet
+        .iter()
+        .enumerate()
+        .filter_map(|(i, d)| d.next_hello_due().map(|t| Reverse((t, i))))
+        .collect();
+    let mut sent = 0usize;
+    let mut last = T0;
+    while let Some(Reverse((due, i))) = heap.pop() {
+        assert!(due >= last, "virtual time never goes back");
+        last = due;
+        let dev = &mut fleet[i];
+        while let Some(b) = dev.poll_hello(due) {
+            assert_eq!(
+                HelloPacket::parse(&b.bytes).map(|p| p.uuid).ok(),
+                Some(dev.uuid())
+            );
+            sent += 1;
+        }
+        if let Some(next) = dev.next_hello_due() {
+            heap.push(Reverse((next, i)));
+        }
+    }
+    assert_eq!(sent, 100 * 40);
+    assert_eq!(last, T0 + Duration::from_secs(99 + 24 * 3600));
+}
+
+#[test]
+fn disabled_hellos_have_no_schedule() {
+    let mut profile = DeviceProfile::default();
+    profile.hello.enabled = false;
+    let mut dev = device(profile);
+    assert_eq!(dev.next_hello_due(), None);
+    assert!(dev.poll_hello(T0).is_none());
+    assert!(dev.drain_events().iter().any(
+        |e| matches!(&e.kind, EventKind::HelloStopped { reason } if reason == "hellos-disabled")
+    ));
+}

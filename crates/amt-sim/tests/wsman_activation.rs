@@ -367,3 +367,73 @@ fn commit_without_a_credential_context_returns_data_missing() {
     assert_eq!(r.return_value(), 2057);
     assert_eq!(d.state.provisioning_state(), ProvisioningState::In);
 }
+
+#[test]
+fn reactivation_replaces_the_credential_context_certificate_with_put() {
+    // MeshCentral modifies an existing context with a Put that carries no selectors.
+    let mut d = activate();
+    let admin = Session::Digest {
+        user: "admin".into(),
+    };
+    let pkm = format!("{AMT}AMT_PublicKeyManagementService");
+    let id = d.id();
+    let r = d.admin(&invoke(
+        &id,
+        &pkm,
+        "GenerateKeyPair",
+        &[],
+        "<h:KeyAlgorithm>0</h:KeyAlgorithm><h:KeyLength>2048</h:KeyLength>",
+    ));
+    assert_eq!(r.return_value(), 0);
+    let index = d.state.key_pairs[1].pool_index.expect("pool");
+    let cert = device_certificate(index);
+    let id = d.id();
+    let r = d.admin(&invoke(
+        &id,
+        &pkm,
+        "AddCertificate",
+        &[],
+        &format!("<h:CertificateBlob>{}</h:CertificateBlob>", b64(&cert)),
+    ));
+    assert_eq!(r.return_value(), 0);
+    let new_id = r.find_text("Selector").expect("selector");
+    let body = format!(
+        "<h:ElementInContext>{}</h:ElementInContext><h:ElementProvidingContext>{}</h:ElementProvidingContext>",
+        epr(
+            &format!("{AMT}AMT_PublicKeyCertificate"),
+            &[("InstanceID", &new_id)]
+        ),
+        epr(
+            &format!("{AMT}AMT_TLSProtocolEndpointCollection"),
+            &[("ElementName", "TLSProtocolEndpointInstances Collection")]
+        ),
+    );
+    let id = d.id();
+    let r = d.send_xml(
+        admin.clone(),
+        &put(
+            &id,
+            &format!("{AMT}AMT_TLSCredentialContext"),
+            &[],
+            "AMT_TLSCredentialContext",
+            &body,
+        ),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(d.state.tls_credential_cert, Some(1));
+    // The credential context is not pending: the TLS port serves the new certificate and key.
+    let tls = d.state.committed_tls();
+    assert_eq!(tls.cert_der.as_deref(), Some(&cert[..]));
+    assert_eq!(tls.key_pool_index, Some(index));
+    // The old certificate is no longer in use and can be deleted.
+    let id = d.id();
+    let r = d.send_xml(
+        admin,
+        &delete(
+            &id,
+            &format!("{AMT}AMT_PublicKeyCertificate"),
+            &[("InstanceID", "Intel(r) AMT Certificate: Handle: 0")],
+        ),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+}

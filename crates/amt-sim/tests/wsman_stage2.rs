@@ -773,6 +773,15 @@ fn time_sync_moves_the_device_clock() {
         ),
     ));
     assert_eq!(r.return_value(), 36, "Ta0 in the future");
+    let r = d.setup(&invoke(
+        "5",
+        &time,
+        "SetHighAccuracyTimeSynch",
+        &[],
+        "<h:Ta0>-9223372036854775808</h:Ta0><h:Tm1>9223372036854775807</h:Tm1><h:Tm2>9223372036854775807</h:Tm2>",
+    ));
+    assert_eq!(r.return_value(), 36, "not uint32 times");
+    assert_eq!(d.state.clock_offset_ms(), 100_000);
 }
 
 #[test]
@@ -933,4 +942,33 @@ fn alarm_clock_and_environment_detection() {
         d.state.other.detection_strings,
         ["corp.amt-sim.test", "lab.amt-sim.test"]
     );
+}
+
+#[test]
+fn unprovision_over_the_setup_session_returns_to_pre() {
+    let mut d = Device::new();
+    let svc = format!("{AMT}AMT_SetupAndConfigurationService");
+    let r = d.setup(&invoke(
+        "1",
+        &svc,
+        "SetMEBxPassword",
+        &[],
+        "<h:Password>Mebx-P@ss1</h:Password>",
+    ));
+    assert_eq!(r.return_value(), 0);
+    assert_eq!(d.state.provisioning_state(), ProvisioningState::In);
+    let r = d.setup(&invoke(
+        "2",
+        &svc,
+        "Unprovision",
+        &[],
+        "<h:ProvisioningMode>1</h:ProvisioningMode>",
+    ));
+    assert_eq!(r.return_value(), 0);
+    assert_eq!(d.state.provisioning_state(), ProvisioningState::Pre);
+    assert!(d.state.mebx_password_is_default());
+    assert!(r.notes.contains(&Note::ProvisioningStateChanged {
+        from: ProvisioningState::In,
+        to: ProvisioningState::Pre
+    }));
 }

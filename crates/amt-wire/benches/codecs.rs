@@ -5,16 +5,20 @@
 //! - `wsman/parse` (a full envelope into a typed header and element tree) against `wsman/tokenize`
 //!   (quick-xml's bare event loop over the same bytes: the floor for any XML parser built on it);
 //! - `digest/parse_and_verify` (parse an Authorization header, verify it from HA1) against
-//!   `digest/response_math` (the MD5 computations alone, inputs already parsed).
+//!   `digest/response_math` (the MD5 computations alone, inputs already parsed);
+//! - `http/decode_request` (MeshCentral's WS-MAN POST through `RequestDecoder`, headers and body
+//!   copied out) against `http/httparse_head` (bare `httparse` over the same bytes, borrowed).
 
 use std::hint::black_box;
 
 use amt_wire::digest::{self, Authorization, Challenge, NonceCount, Realm};
 use amt_wire::hello::HelloPacket;
+use amt_wire::http::{self, RequestDecoder};
 use amt_wire::wsman::{Envelope, Limits};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 const HELLO: &[u8] = include_bytes!("../testdata/hello-pki-23-sha256.bin");
+const HTTP_POST: &[u8] = include_bytes!("../testdata/http/meshcentral-post.http");
 const REQUEST: &[u8] =
     include_bytes!("../testdata/wsman/requests/meshcentral_put_tls_settings.xml");
 
@@ -84,5 +88,27 @@ fn digest_auth(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, hello, wsman, digest_auth);
+fn http_request(c: &mut Criterion) {
+    let mut group = c.benchmark_group("http");
+    group.bench_function("decode_request", |b| {
+        b.iter(|| {
+            let mut decoder = RequestDecoder::new(http::Limits::default());
+            decoder
+                .feed(black_box(HTTP_POST))
+                .and_then(|()| decoder.next_request())
+        })
+    });
+    group.bench_function("httparse_head", |b| {
+        b.iter(|| {
+            let mut headers = [httparse::EMPTY_HEADER; 64];
+            let mut request = httparse::Request::new(&mut headers);
+            request
+                .parse(black_box(HTTP_POST))
+                .map(|status| status.is_complete())
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, hello, wsman, digest_auth, http_request);
 criterion_main!(benches);

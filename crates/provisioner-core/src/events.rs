@@ -265,6 +265,9 @@ pub enum ProvisionEvent {
     },
 }
 
+/// Most events an [`EventLog`] keeps.
+pub const MAX_EVENTS: usize = 1_000_000;
+
 /// Events with the time they happened, in order.
 #[derive(Clone, Debug, Default, Eq, PartialEq)]
 pub struct EventLog(pub Vec<(Timestamp, ProvisionEvent)>);
@@ -275,8 +278,12 @@ impl EventLog {
         Self::default()
     }
 
-    /// Appends an event.
+    /// Appends an event. At [`MAX_EVENTS`] the oldest tenth is dropped first (bounded memory
+    /// under a Hello flood).
     pub fn push(&mut self, now: Timestamp, event: ProvisionEvent) {
+        if self.0.len() >= MAX_EVENTS {
+            self.0.drain(..MAX_EVENTS / 10);
+        }
         self.0.push((now, event));
     }
 

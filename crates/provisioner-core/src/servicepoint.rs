@@ -7,7 +7,8 @@
 //!   discarded like an unknown UUID (A-14, see [`DiscardReason::NoSiteCode`]); computer with a
 //!   ConfigMgr client → discarded ("client installed", in-band instead); PSK Hello → discarded;
 //!   no device hash equal (same algorithm) to a provisioning root → A-11, no action; a session
-//!   already running for the UUID → discarded; otherwise [`Action::Provision`]. After a failed
+//!   already running for the UUID → discarded (unless it is older than [`SESSION_STALE_AFTER`]
+//!   without a report: then it is presumed lost); otherwise [`Action::Provision`]. After a failed
 //!   session the next Hello starts a new one.
 //! - In-band request: unknown computer → discarded; no provisioning policy → ignored
 //!   silently; SP2 mixed-mode site with an unapproved client → A-06; otherwise
@@ -44,6 +45,9 @@ use crate::logs::{LogError, Logs};
 
 /// Warn about provisioning certificates that expire within this time.
 const EXPIRY_WARNING: Duration = Duration::from_secs(30 * 24 * 3600);
+/// A session that has not reported after this long is considered lost: the next Hello or
+/// request for the device starts a new one.
+pub const SESSION_STALE_AFTER: Duration = Duration::from_secs(3600);
 /// Repeat the expiry warning this often.
 const EXPIRY_REPEAT: Duration = Duration::from_secs(24 * 3600);
 
@@ -178,6 +182,18 @@ struct DeviceRecord {
     sessions: u32,
     /// Source address of the last Hello (the wired address when DNS has no record).
     last_source: Option<IpAddr>,
+    /// When the running session started.
+    started_at: Option<Timestamp>,
+}
+
+impl DeviceRecord {
+    /// Whether a session is running and not yet stale at `now`.
+    fn busy(&self, now: Timestamp) -> bool {
+        self.running
+            && self
+                .started_at
+                .is_none_or(|t| now - t < SESSION_STALE_AFTER)
+    }
 }
 
 /// The service point with the site-server state it needs.
@@ -275,9 +291,35 @@ impl ServicePoint {
             .map_or(AmtStatus::Unknown, |d| d.status)
     }
 
-    /// Whether a session for `uuid` is running.
+    /// Whether a session for `uuid` is running (started and not reported, even if stale).
     pub fn session_running(&self, uuid: &DeviceUuid) -> bool {
         self.devices.get(uuid).is_some_and(|d| d.running)
+    }
+
+    /// Parses the bytes of a Hello connection and handles them as [`Input::Hello`]; a Hello that
+    /// does not parse is logged (`hello.malformed`, with the `amt_wire` error) and dropped.
+    pub fn handle_hello_bytes(
+        &mut self,
+        from: SocketAddr,
+        bytes: &[u8],
+        now: Timestamp,
+    ) -> Vec<Action> {
+        match HelloPacket::parse(bytes) {
+            Ok(packet) => self.handle(Input::Hello { from, packet, now }),
+            Err(e) => {
+                if !self.started {
+                    self.started = true;
+                    self.startup(now);
+                }
+                let ip = from.ip().to_string();
+                self.log(
+                    "hello.malformed",
+                    &[("ip", &ip), ("error", &e.to_string())],
+                    now,
+                );
+                Vec::new()
+            }
+        }
     }
 
     /// Handles one input and returns what to do.
@@ -499,7 +541,7 @@ impl ServicePoint {
         if record.status == AmtStatus::Unknown {
             record.status = AmtStatus::NotProvisioned;
         }
-        if record.running {
+        if record.busy(now) {
             self.log("hello.discarded-busy", &args, now);
             return self.discard(uuid, DiscardReason::SessionRunning, now);
         }
@@ -554,7 +596,7 @@ impl ServicePoint {
         if record.status == AmtStatus::Unknown {
             record.status = AmtStatus::NotProvisioned;
         }
-        if record.running {
+        if record.busy(now) {
             return refuse(self);
         }
         let last = self.devices.get(&uuid).and_then(|d| d.last_source);
@@ -607,6 +649,7 @@ impl ServicePoint {
         let uuid = computer.uuid;
         let record = self.devices.entry(uuid).or_default();
         record.running = true;
+        record.started_at = Some(now);
         record.sessions = record.sessions.saturating_add(1);
         self.events.push(
             now,

@@ -177,3 +177,24 @@ fn default_for_tests_points_at_the_repository_pki() {
     assert_eq!(env.computers[0].dns_suffix(), "corp.amt-sim.test");
     assert_eq!(env.computers[0].host_name(), "amt-device-01");
 }
+
+#[test]
+fn logs_section_configures_the_framing() -> TestResult {
+    use provisioner_core::logs::LogFile;
+    let text = "logs:\n  bias_minutes: -60\n  client_component: OOBMgmt\n  a18_file: amtproxymgr.log\n  overrides:\n    A-11: 'Error: hash list of {uuid} bad.'\n";
+    let env = Environment::from_yaml(text, Path::new("/"))?;
+    assert_eq!(env.logs.bias_minutes, -60);
+    assert_eq!(env.logs.client_component, "OOBMgmt");
+    assert_eq!(env.logs.a18_file, LogFile::AmtProxyMgr);
+    assert_eq!(
+        env.logs.overrides.get("A-11").map(String::as_str),
+        Some("Error: hash list of {uuid} bad.")
+    );
+    assert_eq!(
+        env.logs.service_point_thread, 2880,
+        "unset keys keep their default"
+    );
+    let bad = "logs:\n  a18_file: adctrl.log\n";
+    assert!(matches!(yaml_error(bad), Some((2, _, _))));
+    Ok(())
+}

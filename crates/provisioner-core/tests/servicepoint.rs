@@ -122,6 +122,18 @@ fn a_matching_hello_provisions_and_duplicates_wait_for_the_session() -> TestResu
         vec![]
     );
     assert_eq!(discards(&sp), vec![DiscardReason::SessionRunning]);
+    // A session that never reports is presumed lost after an hour.
+    assert_eq!(
+        sp.handle(hello(uuid, vec![tp(ROOT_SHA256)?], at(3599))),
+        vec![]
+    );
+    let mut lost = service_point(Environment::default_for_tests())?;
+    lost.handle(hello(uuid, vec![tp(ROOT_SHA256)?], at(0)));
+    assert_eq!(
+        lost.handle(hello(uuid, vec![tp(ROOT_SHA256)?], at(3600)))
+            .len(),
+        1
+    );
     // A failed session: the next Hello starts again.
     let finished = Input::SessionFinished {
         uuid,
@@ -151,6 +163,8 @@ fn a_matching_hello_provisions_and_duplicates_wait_for_the_session() -> TestResu
         vec![
             "hello.received",
             "provision.start",
+            "hello.received",
+            "hello.discarded-busy",
             "hello.received",
             "hello.discarded-busy",
             "hello.received",
@@ -650,17 +664,25 @@ mod with_amt_sim {
         let all = hellos(&mut dev)?;
         assert_eq!(all.len(), 40, "PRODUCT.md §3 schedule");
         let mut actions = Vec::new();
+        let mut first_hour = 0;
         for (now, packet) in all {
-            actions.extend(sp.handle(Input::Hello { from, packet, now }));
+            let new = sp.handle(Input::Hello { from, packet, now });
+            if now < at(3600) {
+                first_hour += new.len();
+            }
+            actions.extend(new);
         }
-        assert_eq!(actions.len(), 1, "one session; later Hellos wait for it");
+        // One session in the first hour (later Hellos wait for it); a session that never reports
+        // is presumed lost after an hour, so the 60-minute Hello and each hourly one start anew.
+        assert_eq!(first_hour, 1);
+        assert_eq!(actions.len(), 1 + 1 + 23);
         assert!(matches!(
             &actions[0],
             Action::Provision { target, mode: Mode::OutOfBand, cert_index: 0, fqdn, .. }
                 if *target == SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 16993)
                     && fqdn == "amt-device-01.corp.amt-sim.test"
         ));
-        assert_eq!(discards(&sp).len(), 39);
+        assert_eq!(discards(&sp).len(), 40 - 25);
         Ok(())
     }
 
@@ -917,4 +939,32 @@ fn the_alias_decides_whether_hellos_can_arrive() {
     assert!(!env.dns.provision_server_resolvable());
     env.dns.provision_server_alias = AliasState::RegisteredBeforeServicePoint;
     assert!(!env.dns.provision_server_resolvable());
+}
+
+#[test]
+fn hello_bytes_are_parsed_or_logged_as_malformed() -> TestResult {
+    let env = Environment::default_for_tests();
+    let uuid = device_uuid(&env)?;
+    let mut sp = service_point(env)?;
+    let packet = HelloPacket {
+        admin_credentials_set: false,
+        retry_count: 0,
+        uuid,
+        kind: HelloKind::Pki {
+            hashes: vec![tp(ROOT_SHA256)?],
+        },
+    };
+    let bytes = packet.to_bytes()?;
+    assert_eq!(sp.handle_hello_bytes(source(), &bytes, at(0)).len(), 1);
+    assert_eq!(sp.handle_hello_bytes(source(), &bytes[..10], at(1)), vec![]);
+    let last = sp
+        .logs()
+        .messages(LogFile::AmtOpMgr)
+        .pop()
+        .unwrap_or_default();
+    assert!(
+        last.starts_with("Discarded malformed AMT Hello message from 192.0.2.10: "),
+        "{last}"
+    );
+    Ok(())
 }

@@ -439,7 +439,19 @@ fn the_wireless_address_gives_the_a20_line() -> TestResult {
     )?);
     let mut bench = Bench::new(profile);
     bench.target = SocketAddr::new(IpAddr::from([127, 0, 0, 2]), bench.target.port());
+    let start = bench.clock.now();
     let result = bench.run(Mode::OutOfBand);
+    // Two retries (the default), 5 s apart, on the virtual clock.
+    assert_eq!(
+        bench.clock.now().saturating_duration_since(start),
+        Duration::from_secs(10)
+    );
+    let connects = bench
+        .events
+        .events()
+        .filter(|e| matches!(e, ProvisionEvent::TlsFailed { .. }))
+        .count();
+    assert_eq!(connects, 1, "one failure reported after the retries");
     assert_eq!(result.failed_step, Some(Step::Connect), "{result:?}");
     assert!(
         bench

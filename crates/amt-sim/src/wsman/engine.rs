@@ -143,7 +143,16 @@ impl Engine {
             changed: false,
         };
         let result = self.dispatch(&mut cx, request);
-        if cx.changed && setup_session && cx.state.provisioning_state == ProvisioningState::Pre {
+        let unprovisioned = cx
+            .notes
+            .iter()
+            .any(|n| matches!(n, Note::Unprovisioned { .. }));
+        if cx.changed
+            && setup_session
+            && !unprovisioned
+            && before == ProvisioningState::Pre
+            && cx.state.provisioning_state == ProvisioningState::Pre
+        {
             cx.state.provisioning_state = ProvisioningState::In;
         }
         let after = cx.state.provisioning_state;

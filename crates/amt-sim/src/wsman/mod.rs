@@ -13,7 +13,56 @@
 //! audit log), `inventory` (hardware inventory) and `other` (alarm clock, CIRA, HTTP proxies and
 //! other less used services).
 //!
-//! Decisions where the references are silent are listed in [`Engine::handle`]'s documentation.
+//! Decisions where the references are silent are listed in [`Engine::handle`]'s documentation
+//! and here:
+//!
+//! - **Access.** No access answers HTTP 401 with an empty body and a [`Note::Fault`]
+//!   (`wsman/AccessDenied`); the core adds its challenge. The setup session works only before
+//!   post-provisioning and only on the activation / stage-1 / stage-2 settings classes (not
+//!   power, boot, logs or inventory). Digest users with a user ACL entry need the class's realm
+//!   (2 redirection, 3 PT administration, 4 hardware asset, 5 remote control, 12 network time,
+//!   13 general info, 19 event log, 20 audit log, 21 ACLs); host-based setup is admin-only.
+//! - **Pending vs committed.** `AMT_TLSSettingData` Puts are pending until `CommitChanges`
+//!   copies them to the committed settings ([`crate::state::NvramState::committed_tls`]); Get
+//!   and Enumerate show the pending values. The credential context (which certificate the TLS
+//!   port serves) and general settings (host and domain name, ping, …) apply at once.
+//! - **CommitChanges** returns 2057 DATA_MISSING when TLS is enabled without a credential
+//!   context, when TLS is enabled and the clock was never set (device clock before 2005), when
+//!   no admin password was set while provisioning, or on AMT 19+ while the MEBx password is the
+//!   default. Otherwise it moves to post-provisioning in admin control mode.
+//! - **Unprovision** keeps the digest realm, the clock offset, handle counters and the audit
+//!   log; `PartialUnprovision` also keeps the admin ACL entry and host/domain names.
+//! - **PT_STATUS choices:** AddCertificate without a matching key pair 2064; duplicate
+//!   certificate or key 2058; unreadable or (ME 16+) SHA-1-signed certificate 2063;
+//!   GenerateKeyPair beyond the 8-key pool 23; GeneratePKCS10RequestEx with SHA-1 2066;
+//!   SetAdminAclEntryEx with a malformed DigestPassword 36 (hex accepted unless
+//!   `quirks.strict_digest_password_base64`); user ACL realm unknown 2055, bad handle 2053,
+//!   more than 7 entries 23; SendOptInCode with a wrong code 2066; numbers out of range 36.
+//!   Deleting the certificate or key the TLS credential context uses (or AMT's read-only
+//!   certificate) is a `wsman:AccessDenied` fault.
+//! - **Enumeration** snapshots the instances at Enumerate time; at most 64 open contexts (least
+//!   recently used dropped), each valid for 10 minutes after its last use; the last PullResponse
+//!   has `EndOfSequence` and no context; `MaxElements` defaults to 1; `MaxCharacters` limits a
+//!   page but never below one item.
+//! - **Identify** has a header with only a `wsa:Action` (`…/IdentifyResponse`).
+//!
+//! Classes answered: activation (`AMT_GeneralSettings`, `AMT_SetupAndConfigurationService`,
+//! `IPS_HostBasedSetupService`, `CIM_SoftwareIdentity`, `AMT_ProvisioningCertificateHash`,
+//! `AMT_AuthorizationService`, `AMT_TimeSynchronizationService`); PKI and TLS
+//! (`AMT_PublicKeyManagementService`, `AMT_PublicKeyCertificate`, `AMT_PublicPrivateKeyPair`,
+//! `AMT_TLSSettingData`, `AMT_TLSCredentialContext`, `AMT_TLSProtocolEndpointCollection`);
+//! stage 2 (`AMT_RedirectionService`, `IPS_KVMRedirectionSettingData`, `CIM_KVMRedirectionSAP`,
+//! `IPS_OptInService`, `AMT_KerberosSettingData`, `AMT_WebUIService`, `AMT_SystemPowerScheme`,
+//! `AMT_WiFiPortConfigurationService`, `CIM_WiFiEndpointSettings`, `CIM_WiFiPort`,
+//! `AMT_8021XProfile`, `AMT_EthernetPortSettings`); management (`CIM_AssociatedPowerManagementService`,
+//! `CIM_PowerManagementService`, `CIM_ComputerSystem`, `CIM_BootConfigSetting`, `CIM_BootService`,
+//! `CIM_BootSourceSetting`, `AMT_BootSettingData`, `AMT_BootCapabilities`, `AMT_MessageLog`,
+//! `AMT_AuditLog`); inventory (`CIM_ComputerSystemPackage`, `CIM_Chassis`, `CIM_Card`,
+//! `CIM_BIOSElement`, `CIM_Processor`, `CIM_PhysicalMemory`, `CIM_Chip`, `CIM_MediaAccessDevice`,
+//! `CIM_PhysicalPackage`, `CIM_SystemPackaging`); and the other classes of Intel's
+//! `wsman-messages` (alarm clock, CIRA, HTTP proxy, environment detection, host 802.1X,
+//! `IPS_PowerManagementService`, `IPS_ScreenSettingData`, association classes). Anything else
+//! is `wsa:DestinationUnreachable`.
 
 #![allow(
     clippy::result_large_err,
@@ -36,7 +85,7 @@ mod wifi;
 
 use amt_wire::hello::DeviceUuid;
 use amt_wire::time::Timestamp;
-use amt_wire::wsman::names::{IDENTITY, SOAP_ENVELOPE, WSMAN};
+use amt_wire::wsman::names::{ADDRESSING, IDENTITY, SOAP_ENVELOPE, WSMAN};
 use amt_wire::wsman::{Element, Envelope};
 
 pub use engine::Engine;
@@ -256,9 +305,9 @@ pub enum Note {
 
 /// The `IdentifyResponse` (unauthenticated discovery): `ProductVendor` `Intel(r)`,
 /// `ProductVersion` `AMT <major.minor>`, `DASHVersion`, `SecurityProfiles`. Unauthenticated
-/// answers omit nothing (AMT answers Identify anonymously with the same body). As DSP0226
-/// Identify responses, it has an empty header (no WS-Addressing blocks): read it with
-/// `Element::parse`; `Envelope::parse` insists on a `wsa:Action`.
+/// answers omit nothing (AMT answers Identify anonymously with the same body). The header
+/// carries only a `wsa:Action` (`…/wsmanidentity.xsd/IdentifyResponse`): DSP0226 needs no
+/// addressing header here, but strict envelope readers (amt-wire's own) require an Action.
 pub fn identify_response(facts: &DeviceFacts, authenticated: bool) -> Vec<u8> {
     let _ = authenticated;
     let mut version = facts.amt_version.split('.');
@@ -284,7 +333,13 @@ pub fn identify_response(facts: &DeviceFacts, authenticated: bool) -> Vec<u8> {
         .with_declaration(Some("a"), SOAP_ENVELOPE)
         .with_declaration(Some("b"), IDENTITY)
         .with_declaration(Some("c"), DASH)
-        .with_child(Element::prefixed("a", SOAP_ENVELOPE, "Header"))
+        .with_declaration(Some("d"), ADDRESSING)
+        .with_child(
+            Element::prefixed("a", SOAP_ENVELOPE, "Header").with_child(
+                Element::prefixed("d", ADDRESSING, "Action")
+                    .with_text(format!("{IDENTITY}/IdentifyResponse")),
+            ),
+        )
         .with_child(Element::prefixed("a", SOAP_ENVELOPE, "Body").with_child(body));
     envelope.to_xml().into_bytes()
 }

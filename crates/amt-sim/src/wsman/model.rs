@@ -566,3 +566,58 @@ pub(crate) fn b64_decode(text: &str) -> Option<Vec<u8>> {
     let clean: String = text.chars().filter(|c| !c.is_whitespace()).collect();
     base64::engine::general_purpose::STANDARD.decode(clean).ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use amt_wire::wsman::Limits;
+
+    fn element(xml: &str) -> Element {
+        Element::parse(xml.as_bytes(), &Limits::default()).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn eprs_read_with_any_prefixes_and_match_by_selectors() {
+        let gwm = element(
+            "<h:Source xmlns:h=\"urn:x\" xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\" xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\"><a:Address>/wsman</a:Address><a:ReferenceParameters><w:ResourceURI>http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ComputerSystem</w:ResourceURI><w:SelectorSet><w:Selector w:Name=\"Name\">ManagedSystem</w:Selector></w:SelectorSet></a:ReferenceParameters></h:Source>",
+        );
+        let epr = Epr::read(&gwm).unwrap_or_else(|| panic!("epr"));
+        assert_eq!(epr.selector("Name"), Some("ManagedSystem"));
+        let ours = Epr::new(
+            "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ComputerSystem",
+            &[
+                ("CreationClassName", "CIM_ComputerSystem"),
+                ("Name", "ManagedSystem"),
+            ],
+        );
+        assert!(ours.matches(&epr));
+        assert!(!epr.matches(&ours), "a subset does not match a superset");
+        let other_class = Epr::new("urn:CIM_Other", &[("Name", "ManagedSystem")]);
+        assert!(!other_class.matches(&epr));
+        assert_eq!(Epr::read(&element("<x></x>")), None);
+    }
+
+    #[test]
+    fn instances_emit_sorted_properties_arrays_and_eprs() {
+        let i = Instance::new("urn:c/", "C")
+            .p("Zeta", 1)
+            .list("Alpha", &[1, 2])
+            .key("Key", "k")
+            .with_epr("Mid", Epr::new("urn:c/D", &[("Name", "d")]));
+        let e = i.to_element("g");
+        let names: Vec<&str> = e.elements().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["Alpha", "Alpha", "Key", "Mid", "Zeta"]);
+        assert_eq!(i.epr().selector("Key"), Some("k"));
+        let xml = e.to_xml();
+        assert!(!xml.contains("/>"));
+    }
+
+    #[test]
+    fn booleans_and_base64_are_read_leniently_but_exactly() {
+        assert_eq!(parse_bool("true").ok(), Some(true));
+        assert_eq!(parse_bool("0").ok(), Some(false));
+        assert!(parse_bool("yes").is_err());
+        assert_eq!(b64_decode("aGVs\nbG8="), Some(b"hello".to_vec()));
+        assert_eq!(b64_decode("!!"), None);
+    }
+}

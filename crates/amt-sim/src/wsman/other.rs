@@ -259,6 +259,9 @@ pub(crate) fn put(
                 "PxeTimeout",
             ] {
                 if let Some(v) = input.text(name) {
+                    if v.len() > 255 {
+                        return Err(Fault::invalid_representation(Some(DETAIL_INVALID_VALUES)));
+                    }
                     let o = &mut cx.state.other.ieee8021x_host;
                     o.retain(|(n, _)| n != name);
                     if name != "Password" {
@@ -361,6 +364,16 @@ pub(crate) fn invoke(
     Some(out)
 }
 
+/// At most 255 bytes of a client string (on a character boundary).
+fn clip(mut text: String) -> String {
+    let mut end = text.len().min(255);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    text
+}
+
 /// A fresh object number.
 fn next_id(cx: &mut Cx<'_, '_, '_>) -> u32 {
     let id = cx.state.other.next_id;
@@ -375,7 +388,7 @@ fn add_alarm(cx: &mut Cx<'_, '_, '_>, input: Input<'_>) -> MethodOut {
     let Some(id) = template
         .text("InstanceID")
         .or_else(|| template.text("ElementName"))
-        .filter(|s| !s.is_empty())
+        .filter(|s| !s.is_empty() && s.len() <= 64)
     else {
         return MethodOut::status(pt::INVALID_PARAMETER);
     };
@@ -391,10 +404,10 @@ fn add_alarm(cx: &mut Cx<'_, '_, '_>, input: Input<'_>) -> MethodOut {
     }
     cx.state.other.alarms.push(AlarmOccurrence {
         instance_id: id.clone(),
-        start_time: start,
+        start_time: clip(start),
         interval: template
             .child("Interval")
-            .map(|e| e.elements().next().unwrap_or(e).text().trim().to_owned()),
+            .map(|e| clip(e.elements().next().unwrap_or(e).text().trim().to_owned())),
         delete_on_completion: template.text("DeleteOnCompletion").as_deref() == Some("true"),
     });
     cx.changed(None);
@@ -418,7 +431,11 @@ fn add_mps(cx: &mut Cx<'_, '_, '_>, input: Input<'_>) -> Result<MethodOut, Fault
     let (Some(info_format), Some(port), Some(auth_method)) = (info_format, port, auth) else {
         return Ok(MethodOut::status(pt::INVALID_PARAMETER));
     };
-    if access_info.is_empty() || port > 65535 || !matches!(info_format, 3 | 4 | 201) {
+    if access_info.is_empty()
+        || access_info.len() > 255
+        || port > 65535
+        || !matches!(info_format, 3 | 4 | 201)
+    {
         return Ok(MethodOut::status(pt::INVALID_PARAMETER));
     }
     if cx.state.other.mps_servers.len() >= MAX_OBJECTS {
@@ -431,7 +448,7 @@ fn add_mps(cx: &mut Cx<'_, '_, '_>, input: Input<'_>) -> Result<MethodOut, Fault
         info_format,
         port,
         auth_method,
-        cn: input.text("CN").unwrap_or_default(),
+        cn: clip(input.text("CN").unwrap_or_default()),
     });
     cx.changed(None);
     Ok(MethodOut::ok().out_epr("MpServer", mps_epr(&name)))
@@ -471,7 +488,7 @@ fn add_rule(cx: &mut Cx<'_, '_, '_>, input: Input<'_>) -> Result<MethodOut, Faul
             name: name.clone(),
             trigger,
             tunnel_lifetime: lifetime,
-            extended_data: input.text("ExtendedData").unwrap_or_default(),
+            extended_data: clip(input.text("ExtendedData").unwrap_or_default()),
             servers: vec![server],
         }),
     }
@@ -487,7 +504,7 @@ fn add_proxy(cx: &mut Cx<'_, '_, '_>, input: Input<'_>) -> MethodOut {
         .and_then(|t| t.parse().ok())
         .unwrap_or(0);
     let port = input.text("Port").and_then(|t| t.parse().ok()).unwrap_or(0);
-    if access_info.is_empty() || port == 0 || port > 65535 {
+    if access_info.is_empty() || access_info.len() > 255 || port == 0 || port > 65535 {
         return MethodOut::status(pt::INVALID_PARAMETER);
     }
     if cx.state.other.http_proxies.len() >= MAX_OBJECTS {
@@ -499,7 +516,7 @@ fn add_proxy(cx: &mut Cx<'_, '_, '_>, input: Input<'_>) -> MethodOut {
         access_info,
         info_format,
         port,
-        network_dns_suffix: input.text("NetworkDnsSuffix").unwrap_or_default(),
+        network_dns_suffix: clip(input.text("NetworkDnsSuffix").unwrap_or_default()),
     });
     cx.changed(None);
     MethodOut::ok().out_epr(

@@ -29,6 +29,10 @@ const AMT_PROVISIONING_OID: &str = "2.16.840.1.113741.1.2.3";
 const SETUP_OU: &str = "Intel(R) Client Setup Certificate";
 /// At most this many certificates in the store.
 const MAX_CERTIFICATES: usize = 32;
+/// At most this many key pairs in the store (generated and added).
+const MAX_KEYS: usize = 32;
+/// At most this many `TrustedCN` entries, each at most this long.
+const MAX_TRUSTED_CN: (usize, usize) = (4, 255);
 
 /// `InstanceID` of a certificate.
 pub(crate) fn cert_instance_id(handle: u32) -> String {
@@ -182,6 +186,9 @@ pub(crate) fn put(
                 .into_iter()
                 .filter(|c| !c.is_empty())
                 .collect();
+            if cns.len() > MAX_TRUSTED_CN.0 || cns.iter().any(|c| c.len() > MAX_TRUSTED_CN.1) {
+                return Err(Fault::invalid_representation(Some(DETAIL_INVALID_VALUES)));
+            }
             if !cns.is_empty() {
                 s.trusted_cn = cns;
             }
@@ -391,6 +398,9 @@ fn add_key(cx: &mut Cx<'_, '_, '_>, input: Input<'_>) -> MethodOut {
         .any(|k| k.public_pkcs1_der == public)
     {
         return MethodOut::status(pt::DUPLICATE);
+    }
+    if cx.state.key_pairs.len() >= MAX_KEYS {
+        return MethodOut::status(pt::MAX_LIMIT_REACHED);
     }
     let handle = next_key_handle(cx.state);
     cx.state.key_pairs.push(StoredKeyPair {

@@ -189,6 +189,11 @@ pub(crate) fn put(
                 cx.state.kerberos.enabled = v;
             }
             if let Some(v) = input.text("RealmName") {
+                if v.len() > 255 {
+                    return Err(Fault::invalid_representation(Some(
+                        amt_wire::wsman::fault::DETAIL_INVALID_VALUES,
+                    )));
+                }
                 cx.state.kerberos.realm_name = v;
             }
         }

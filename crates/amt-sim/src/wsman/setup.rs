@@ -106,7 +106,10 @@ fn setup_service(state: &NvramState, facts: &DeviceFacts) -> Instance {
         .p("EnabledState", 5)
         .key("Name", SETUP_SERVICE)
         .p("PasswordModel", 1)
-        .p("ProvisioningMode", state.control_mode.provisioning_mode())
+        .p(
+            "ProvisioningMode",
+            state.effective_control_mode().provisioning_mode(),
+        )
         .opt("ProvisioningServerOTP", otp)
         .p("ProvisioningState", state.provisioning_state.wire())
         .p("RequestedState", 12)
@@ -118,7 +121,7 @@ fn setup_service(state: &NvramState, facts: &DeviceFacts) -> Instance {
 
 /// `IPS_HostBasedSetupService`.
 fn host_based_service(state: &NvramState) -> Instance {
-    let allowed: &[u32] = match state.control_mode {
+    let allowed: &[u32] = match state.effective_control_mode() {
         ControlMode::None => &[2, 1],
         ControlMode::Client => &[2],
         ControlMode::Admin => &[],
@@ -128,7 +131,7 @@ fn host_based_service(state: &NvramState) -> Instance {
         .p("CertChainStatus", state.host_based.cert_chain_status)
         .p("ConfigurationNonce", b64_encode(&state.configuration_nonce))
         .p("CreationClassName", "IPS_HostBasedSetupService")
-        .p("CurrentControlMode", state.control_mode.wire())
+        .p("CurrentControlMode", state.effective_control_mode().wire())
         .p("ElementName", HBS_SERVICE)
         .key("Name", HBS_SERVICE)
         .p("SystemCreationClassName", "CIM_ComputerSystem")
@@ -570,7 +573,7 @@ fn chain_acceptable(chain: &[Vec<u8>], facts: &DeviceFacts) -> bool {
 fn admin_setup(cx: &mut Cx<'_, '_, '_>, input: Input<'_>, upgrade: bool) -> MethodOut {
     let state_ok = if upgrade {
         cx.state.provisioning_state == ProvisioningState::Post
-            && cx.state.control_mode == ControlMode::Client
+            && cx.state.effective_control_mode() == ControlMode::Client
     } else {
         cx.state.provisioning_state == ProvisioningState::Pre
     };

@@ -49,7 +49,8 @@ pub(crate) fn invoke(
     Some(out)
 }
 
-/// `SetHighAccuracyTimeSynch`: Ta0 must not lie in the device's future (36 otherwise).
+/// `SetHighAccuracyTimeSynch`: the times are uint32 seconds and Ta0 must not lie in the device's
+/// future (36 INVALID_PARAMETER otherwise).
 fn set_time(cx: &mut Cx<'_, '_, '_>, input: Input<'_>) -> Result<MethodOut, Fault> {
     let (Some(ta0), Some(tm1), Some(tm2)) =
         (input.i64("Ta0")?, input.i64("Tm1")?, input.i64("Tm2")?)
@@ -57,10 +58,15 @@ fn set_time(cx: &mut Cx<'_, '_, '_>, input: Input<'_>) -> Result<MethodOut, Faul
         return Ok(MethodOut::status(pt::INVALID_PARAMETER));
     };
     let ta3 = cx.ctx.now.unix_secs();
-    if ta0 > ta3 || tm2 < tm1 {
+    // The times are uint32 Unix seconds on the wire.
+    let in_range = |t: i64| (0..=i64::from(u32::MAX)).contains(&t);
+    if !(in_range(ta0) && in_range(tm1) && in_range(tm2)) || ta0 > ta3 || tm2 < tm1 {
         return Ok(MethodOut::status(pt::INVALID_PARAMETER));
     }
-    let delta_secs = (tm1.saturating_add(tm2) - ta0.saturating_add(ta3)) / 2;
+    let delta_secs = tm1
+        .saturating_add(tm2)
+        .saturating_sub(ta0.saturating_add(ta3))
+        / 2;
     let offset_ms = cx
         .state
         .time_offset_ms

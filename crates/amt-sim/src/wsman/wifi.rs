@@ -155,6 +155,11 @@ pub(crate) fn put(
                 "PxeTimeout",
             ] {
                 if let Some(v) = input.text(name) {
+                    if v.len() > 255 {
+                        return Err(Fault::invalid_representation(Some(
+                            amt_wire::wsman::fault::DETAIL_INVALID_VALUES,
+                        )));
+                    }
                     profile.properties.retain(|(n, _)| n != name);
                     profile.properties.push((name.to_owned(), v));
                 }

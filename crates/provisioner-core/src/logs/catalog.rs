@@ -324,6 +324,16 @@ pub static CATALOG: &[LogText] = &[
         Both,
     ),
     t(
+        "hello.malformed",
+        AmtOpMgr,
+        OP,
+        "Discarded malformed AMT Hello message from {ip}: {error}",
+        Warning,
+        Invented,
+        "invented (a Hello that does not parse)",
+        Both,
+    ),
+    t(
         "provision.start",
         AmtOpMgr,
         OP,

@@ -203,6 +203,8 @@ fn split_bias(time_bias: &str) -> (String, Option<i32>) {
 fn parse_sms(line: &str) -> Option<ParsedLine> {
     let start = line.rfind("$$<")?;
     let message = line[..start].strip_suffix("  ").unwrap_or(&line[..start]);
+    // Some components end the message with `~~` (error-catalog §1.1); it is framing, not text.
+    let message = message.strip_suffix("~~").unwrap_or(message);
     let rest = &line[start + 3..];
     let (component, rest) = rest.split_once("><")?;
     let (date_time, rest) = rest.split_once("><thread=")?;
@@ -263,7 +265,7 @@ mod parse_tests {
             thread in any::<u32>(),
             type_code in 1u8..=3,
         ) {
-            prop_assume!(!text.contains("$$<") && !text.contains("]LOG]!>"));
+            prop_assume!(!text.contains("$$<") && !text.contains("]LOG]!>") && !text.ends_with("~~"));
             let now = Timestamp::from_unix_millis(millis);
             let local = LocalTime::of(now, bias);
             let sms = parse_line(&sms_line(&text, "SMS_AMT_OPERATION_MANAGER", now, bias, thread));

@@ -9,7 +9,7 @@
 mod catalog;
 mod format;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use amt_wire::time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -278,6 +278,12 @@ pub struct LogConfig {
     pub a18_file: LogFile,
     /// Replacement templates by id (to correct an `[R]` wording without a rebuild).
     pub overrides: BTreeMap<String, String>,
+    /// Most records kept in memory (all files together); older ones are dropped first, as when a
+    /// ConfigMgr log rolls over. Bounds memory when Hellos flood in. Default 1,000,000.
+    pub max_records: usize,
+    /// Appended to every SMS trace message (amtopmgr/amtproxymgr): some ConfigMgr components end
+    /// messages with `~~`; whether the AMT components do is unknown. Default empty.
+    pub sms_message_suffix: String,
 }
 
 impl Default for LogConfig {
@@ -291,6 +297,8 @@ impl Default for LogConfig {
             client_source_file: String::new(),
             a18_file: LogFile::AmtOpMgr,
             overrides: BTreeMap::new(),
+            max_records: 1_000_000,
+            sms_message_suffix: String::new(),
         }
     }
 }
@@ -369,7 +377,8 @@ pub const MIN_SECRET_LEN: usize = 4;
 #[derive(Clone, Debug, Default)]
 pub struct Logs {
     config: LogConfig,
-    records: Vec<LogRecord>,
+    records: VecDeque<LogRecord>,
+    dropped: u64,
     secrets: Secrets,
 }
 
@@ -378,7 +387,8 @@ impl Logs {
     pub fn new(config: LogConfig) -> Self {
         Self {
             config,
-            records: Vec::new(),
+            records: VecDeque::new(),
+            dropped: 0,
             secrets: Secrets::default(),
         }
     }
@@ -432,7 +442,12 @@ impl Logs {
         } else {
             text.file
         };
-        self.records.push(LogRecord {
+        if self.records.len() >= self.config.max_records.max(1) {
+            // Like a ConfigMgr log rolling over: the oldest lines go.
+            self.records.pop_front();
+            self.dropped = self.dropped.saturating_add(1);
+        }
+        self.records.push_back(LogRecord {
             id: text.id,
             file,
             message,
@@ -448,8 +463,13 @@ impl Logs {
     }
 
     /// Every record of every file, in emission order.
-    pub fn all_records(&self) -> &[LogRecord] {
-        &self.records
+    pub fn all_records(&self) -> impl Iterator<Item = &LogRecord> {
+        self.records.iter()
+    }
+
+    /// How many of the oldest records were dropped to stay within [`LogConfig::max_records`].
+    pub fn dropped_records(&self) -> u64 {
+        self.dropped
     }
 
     /// The catalog ids emitted to `file`, in order.
@@ -487,7 +507,8 @@ impl Logs {
                 } else {
                     c.proxy_thread
                 };
-                format::sms_line(&r.message, component, r.at, c.bias_minutes, thread)
+                let text = format!("{}{}", r.message, c.sms_message_suffix);
+                format::sms_line(&text, component, r.at, c.bias_minutes, thread)
             }
             None => format::cmtrace_line(
                 &r.message,
@@ -588,6 +609,48 @@ mod tests {
                 "Error: The hash list of AMT device u does not contain the provisioning server certificate hash."
             ]
         );
+    }
+
+    #[test]
+    fn sms_suffix_is_configurable_and_parsed_away() {
+        let mut logs = Logs::new(LogConfig {
+            sms_message_suffix: "~~".to_owned(),
+            ..LogConfig::default()
+        });
+        assert_eq!(logs.emit("A-10", &[], Timestamp::EPOCH), Ok(()));
+        let line = logs.lines(LogFile::AmtProxyMgr).join("");
+        assert!(line.starts_with("ERROR: ICertRequest2->Submit failed: 0x80070005~~  $$<"));
+        assert_eq!(
+            logs.messages(LogFile::AmtProxyMgr),
+            vec!["ERROR: ICertRequest2->Submit failed: 0x80070005"]
+        );
+        let parsed = parse_line(&line);
+        assert_eq!(
+            parsed.message,
+            "ERROR: ICertRequest2->Submit failed: 0x80070005"
+        );
+        assert_eq!(
+            match_message(&parsed.message).map(|(t, _)| t.id),
+            Some("A-10")
+        );
+    }
+
+    #[test]
+    fn memory_is_bounded_by_dropping_the_oldest_records() {
+        let mut logs = Logs::new(LogConfig {
+            max_records: 3,
+            ..LogConfig::default()
+        });
+        for i in 0..5 {
+            let uuid = i.to_string();
+            assert_eq!(
+                logs.emit("A-11", &[("uuid", &uuid)], Timestamp::EPOCH),
+                Ok(())
+            );
+        }
+        assert_eq!(logs.all_records().count(), 3);
+        assert_eq!(logs.dropped_records(), 2);
+        assert!(logs.messages(LogFile::AmtOpMgr)[0].contains("device 2 "));
     }
 
     #[test]

@@ -304,6 +304,8 @@ fn stage1(
 
     // Admin password.
     let password = strong_password(rng);
+    sink.logs.register_secret(&password);
+    sink.logs.register_secret(&steps.env.mebx_password);
     let ha1 = digest::ha1("admin", &realm, &password);
     let out = client
         .invoke(
