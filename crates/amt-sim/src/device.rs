@@ -278,6 +278,9 @@ impl Device {
         if self.profile.provisioning.mode != ProvisioningMode::Pki {
             return Some("not-pki-mode");
         }
+        if !self.profile.hello.enabled {
+            return Some("hellos-disabled");
+        }
         match self.state.provisioning_state() {
             ProvisioningState::Pre => None,
             ProvisioningState::In => Some("setup-started"),

@@ -675,9 +675,10 @@ impl DeviceProfile {
         !self.network.wired.link_up || self.faults.iter().any(|f| f.no_wired_link)
     }
 
-    /// Whether Hellos are switched off (setting or fault).
+    /// Whether a `hellos_off` fault suppresses every scheduled Hello (each one is recorded as
+    /// suppressed; `hello.enabled: false` instead means no schedule at all).
     pub fn hellos_off(&self) -> bool {
-        !self.hello.enabled || self.faults.iter().any(|f| f.hellos_off)
+        self.faults.iter().any(|f| f.hellos_off)
     }
 
     /// Whether only the wireless address answers (fault).

@@ -210,3 +210,15 @@ fn a_fleet_replays_a_day_of_hellos_in_order_on_one_virtual_clock() {
     assert_eq!(sent, 100 * 40);
     assert_eq!(last, T0 + Duration::from_secs(99 + 24 * 3600));
 }
+
+#[test]
+fn disabled_hellos_have_no_schedule() {
+    let mut profile = DeviceProfile::default();
+    profile.hello.enabled = false;
+    let mut dev = device(profile);
+    assert_eq!(dev.next_hello_due(), None);
+    assert!(dev.poll_hello(T0).is_none());
+    assert!(dev.drain_events().iter().any(
+        |e| matches!(&e.kind, EventKind::HelloStopped { reason } if reason == "hellos-disabled")
+    ));
+}

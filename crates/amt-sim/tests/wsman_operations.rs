@@ -462,17 +462,12 @@ fn identify_response_names_the_product() {
     let facts = DeviceFacts::sample();
     let body = String::from_utf8(identify_response(&facts, false)).expect("utf-8");
     assert!(!body.contains("/>"));
-    // DSP0226 Identify responses carry no WS-Addressing header, so `Envelope::parse` (which
-    // requires an Action) refuses them; the document itself is a well-formed SOAP envelope.
-    assert!(Envelope::parse(body.as_bytes(), &Limits::for_responses()).is_err());
-    let document =
-        amt_wire::wsman::Element::parse(body.as_bytes(), &Limits::for_responses()).expect("parses");
-    assert_eq!(document.name, "Envelope");
-    let response = document
-        .child_by_local_name("Body")
-        .and_then(|b| b.first_element())
-        .cloned()
-        .expect("body");
+    let envelope = Envelope::parse(body.as_bytes(), &Limits::for_responses()).expect("parses");
+    assert_eq!(
+        envelope.header.action,
+        "http://schemas.dmtf.org/wbem/wsman/identity/1/wsmanidentity.xsd/IdentifyResponse"
+    );
+    let response = envelope.body.expect("body");
     assert_eq!(response.name, "IdentifyResponse");
     assert_eq!(
         find(&response, "ProductVersion")

@@ -280,3 +280,54 @@ impl Drop for SimStream {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_nobody_owns_times_out_on_the_virtual_clock() {
+        let clock = VirtualClock::default();
+        let mut net = SimNetwork::new(clock.clone());
+        let start = clock.now();
+        let target = SocketAddr::from(([192, 0, 2, 99], 16993));
+        let r = net.connect(target, Duration::from_secs(10));
+        assert_eq!(r.err(), Some(TransportError::Timeout));
+        assert_eq!(
+            clock.now().saturating_duration_since(start),
+            Duration::from_secs(10)
+        );
+        assert!(net.is_empty());
+        assert_eq!(net.next_hello_due(), None);
+    }
+
+    #[test]
+    fn a_default_device_answers_on_its_wired_address_and_refuses_other_ports() {
+        let clock = VirtualClock::default();
+        let mut net = SimNetwork::new(clock.clone());
+        let profile = amt_sim::profile::DeviceProfile::default();
+        let tls = profile.ports.tls;
+        let device = match Device::new(profile, None, 1, clock.now()) {
+            Ok(d) => d,
+            Err(e) => panic!("device: {e}"),
+        };
+        let index = net.add_device(device);
+        let ip = net.address(index);
+        assert!(ip.is_some());
+        let ip = ip.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        assert!(
+            net.connect(SocketAddr::new(ip, tls), Duration::from_secs(1))
+                .is_ok()
+        );
+        assert_eq!(
+            net.connect(SocketAddr::new(ip, 1), Duration::from_secs(1))
+                .err(),
+            Some(TransportError::Refused)
+        );
+        assert_eq!(
+            net.poll_hellos(clock.now()).len(),
+            1,
+            "the first Hello is due at once"
+        );
+    }
+}

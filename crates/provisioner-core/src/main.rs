@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use amt_wire::hello::{DeviceUuid, HelloPacket};
+use amt_wire::hello::DeviceUuid;
 use anyhow::{Context as _, Result, bail};
 use clap::Parser;
 use provisioner_core::ca::EnterpriseCaModel;
@@ -278,18 +278,8 @@ fn run_listen(
             let _ = sp.handle(Input::Tick { now: clock.now() });
             continue;
         };
-        let packet = match HelloPacket::parse(&hello.bytes) {
-            Ok(p) => p,
-            Err(e) => {
-                eprintln!("ignored a malformed Hello from {}: {}", hello.from, e.id());
-                continue;
-            }
-        };
-        let actions = sp.handle(Input::Hello {
-            from: hello.from,
-            packet,
-            now: clock.now(),
-        });
+        // A malformed Hello is logged by the service point and dropped.
+        let actions = sp.handle_hello_bytes(hello.from, &hello.bytes, clock.now());
         for action in &actions {
             let Some(result) = session::run_action(
                 &mut sp,

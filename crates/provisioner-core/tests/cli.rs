@@ -189,6 +189,10 @@ fn device_mode_provisions_an_amt_sim_device_over_loopback() -> TestResult {
     );
     assert!(stdout.contains("outcome=provisioned"), "{stdout}");
     assert!(stdout.contains("amt_status=Provisioned"), "{stdout}");
+    assert!(
+        stdout.contains(&shell.uuid),
+        "the device's UUID, read over WS-MAN: {stdout}"
+    );
     let op = std::fs::read_to_string(dir.path().join("amtopmgr.log"))?;
     assert!(op.contains("$$<SMS_AMT_OPERATION_MANAGER>"), "{op}");
     let secrets = dir.path().join("provisioning-secrets.txt");

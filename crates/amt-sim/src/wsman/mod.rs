@@ -44,7 +44,7 @@
 //!   recently used dropped), each valid for 10 minutes after its last use; the last PullResponse
 //!   has `EndOfSequence` and no context; `MaxElements` defaults to 1; `MaxCharacters` limits a
 //!   page but never below one item.
-//! - **Identify** has an empty SOAP header, as DSP0226 specifies.
+//! - **Identify** has a header with only a `wsa:Action` (`…/IdentifyResponse`).
 //!
 //! Classes answered: activation (`AMT_GeneralSettings`, `AMT_SetupAndConfigurationService`,
 //! `IPS_HostBasedSetupService`, `CIM_SoftwareIdentity`, `AMT_ProvisioningCertificateHash`,
@@ -85,7 +85,7 @@ mod wifi;
 
 use amt_wire::hello::DeviceUuid;
 use amt_wire::time::Timestamp;
-use amt_wire::wsman::names::{IDENTITY, SOAP_ENVELOPE, WSMAN};
+use amt_wire::wsman::names::{ADDRESSING, IDENTITY, SOAP_ENVELOPE, WSMAN};
 use amt_wire::wsman::{Element, Envelope};
 
 pub use engine::Engine;
@@ -305,9 +305,9 @@ pub enum Note {
 
 /// The `IdentifyResponse` (unauthenticated discovery): `ProductVendor` `Intel(r)`,
 /// `ProductVersion` `AMT <major.minor>`, `DASHVersion`, `SecurityProfiles`. Unauthenticated
-/// answers omit nothing (AMT answers Identify anonymously with the same body). As DSP0226
-/// Identify responses, it has an empty header (no WS-Addressing blocks): read it with
-/// `Element::parse`; `Envelope::parse` insists on a `wsa:Action`.
+/// answers omit nothing (AMT answers Identify anonymously with the same body). The header
+/// carries only a `wsa:Action` (`…/wsmanidentity.xsd/IdentifyResponse`): DSP0226 needs no
+/// addressing header here, but strict envelope readers (amt-wire's own) require an Action.
 pub fn identify_response(facts: &DeviceFacts, authenticated: bool) -> Vec<u8> {
     let _ = authenticated;
     let mut version = facts.amt_version.split('.');
@@ -333,7 +333,13 @@ pub fn identify_response(facts: &DeviceFacts, authenticated: bool) -> Vec<u8> {
         .with_declaration(Some("a"), SOAP_ENVELOPE)
         .with_declaration(Some("b"), IDENTITY)
         .with_declaration(Some("c"), DASH)
-        .with_child(Element::prefixed("a", SOAP_ENVELOPE, "Header"))
+        .with_declaration(Some("d"), ADDRESSING)
+        .with_child(
+            Element::prefixed("a", SOAP_ENVELOPE, "Header").with_child(
+                Element::prefixed("d", ADDRESSING, "Action")
+                    .with_text(format!("{IDENTITY}/IdentifyResponse")),
+            ),
+        )
         .with_child(Element::prefixed("a", SOAP_ENVELOPE, "Body").with_child(body));
     envelope.to_xml().into_bytes()
 }

@@ -83,8 +83,7 @@ impl Device {
             "self-closing tag in response:\n{body}"
         );
         assert!(!body.contains("CDATA"), "CDATA in response:\n{body}");
-        let identify = body.contains("IdentifyResponse");
-        let envelope = if body.is_empty() || identify {
+        let envelope = if body.is_empty() {
             None
         } else {
             Some(

@@ -138,4 +138,16 @@ mod tests {
         assert_eq!(got.map(|h| h.bytes), Some(vec![1, 2, 3, 4]));
         Ok(())
     }
+
+    #[test]
+    fn an_oversized_hello_is_cut_at_the_bound() -> Result<(), Box<dyn std::error::Error>> {
+        let listener = HelloListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+        let mut s = TcpStream::connect(listener.local_addr())?;
+        // The listener stops reading at the bound; the rest may not be accepted.
+        let _ = s.write_all(&vec![7u8; MAX_HELLO_BYTES + 5000]);
+        drop(s);
+        let got = listener.recv_timeout(Duration::from_secs(5));
+        assert_eq!(got.map(|h| h.bytes.len()), Some(MAX_HELLO_BYTES));
+        Ok(())
+    }
 }

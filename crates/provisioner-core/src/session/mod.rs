@@ -248,6 +248,8 @@ impl Sink<'_> {
 /// State carried between steps.
 #[derive(Default)]
 pub(crate) struct Progress {
+    /// The UUID the device reported, when the computer record had none.
+    pub(crate) device_uuid: Option<DeviceUuid>,
     pub(crate) amt_version: Option<String>,
     pub(crate) setup_cert: Option<String>,
     pub(crate) web_cert_serial: Option<String>,
@@ -332,15 +334,20 @@ pub fn provision(ctx: &mut SessionCtx<'_>) -> SessionResult {
             &[("step", f.step.name()), ("status", &status_text)],
         ),
     }
+    let uuid = progress.device_uuid.unwrap_or(computer.uuid);
+    if uuid != computer.uuid {
+        sink.base.retain(|(k, _)| *k != "uuid");
+        sink.base.push(("uuid", uuid.to_string()));
+    }
     sink.log("provision.status-reported", &[("status", &status_text)]);
     sink.event(ProvisionEvent::Result {
-        uuid: computer.uuid,
+        uuid,
         outcome,
         failed_step,
         amt_status: status,
     });
     SessionResult {
-        uuid: computer.uuid,
+        uuid,
         outcome,
         failed_step,
         amt_status: status,
@@ -612,6 +619,10 @@ impl Steps<'_> {
                     .map(str::to_owned)
             });
         progress.amt_version.clone_from(&version);
+        if self.computer.uuid.canonical() == [0; 16] {
+            // A device given by address only (`amt-provision --device`): ask it who it is.
+            progress.device_uuid = read_uuid(client);
+        }
         if let Some(v) = &version
             && version_below(v, (3, 2, 1))
             && !self.env.wsman_translator
@@ -678,6 +689,19 @@ impl Steps<'_> {
             }
         }
     }
+}
+
+/// `AMT_SetupAndConfigurationService.GetUuid`: the SMBIOS UUID, base64 in wire byte order.
+fn read_uuid(client: &mut WsmanClient<'_>) -> Option<DeviceUuid> {
+    use base64::Engine as _;
+    let out = client
+        .invoke("AMT_SetupAndConfigurationService", "GetUuid", &[], vec![])
+        .ok()?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(out.get("UUID")?)
+        .ok()?;
+    let wire: [u8; 16] = bytes.try_into().ok()?;
+    Some(DeviceUuid::from_wire(wire))
 }
 
 /// A pointer-looking number for the A-18 `ApplyControlToken` line (varies per machine in the
