@@ -58,6 +58,16 @@ fs.mkdirSync(outDir, { recursive: true });
 const families = { AMT: new wsman.AMT.Messages(), CIM: new wsman.CIM.Messages(), IPS: new wsman.IPS.Messages() };
 // Arguments tried in turn until a call returns a message; most methods need none.
 const argSets = [[], ['14000000-0000-0000-0000-000000000000'], [{}], [1], ['Intel(r) AMT Test', 1]];
+// Realistic arguments for the methods real clients call, tried first, so that the device-level
+// replay (`cargo xtask interop wsman`) exercises them as a management console would.
+const realArgs = {
+  'CIM.PowerManagementService.RequestPowerStateChange': [8], // power off
+  'AMT.RedirectionService.RequestStateChange': [32771], // IDER and SOL enabled
+  'CIM.KVMRedirectionSAP.RequestStateChange': [2], // KVM enabled
+  'AMT.AuthorizationService.SetAdminACLEntryEx': ['admin', '0123456789abcdef0123456789abcdef'],
+  'AMT.SetupAndConfigurationService.SetMEBXPassword': ['Mebx-Sim-Pass2!'],
+  'AMT.PublicKeyManagementService.GenerateKeyPair': [{ KeyAlgorithm: 0, KeyLength: 2048 }],
+};
 let generated = 0;
 let skipped = [];
 for (const [family, messages] of Object.entries(families)) {
@@ -66,7 +76,8 @@ for (const [family, messages] of Object.entries(families)) {
     for (const [method, fn] of Object.entries(cls)) {
       if (typeof fn !== 'function' || method.startsWith('protected') || method === 'wsmanMessageCreator') continue;
       let xml = null;
-      for (const args of argSets) {
+      const name = `${family}.${className}.${method}`;
+      for (const args of realArgs[name] ? [realArgs[name], ...argSets] : argSets) {
         try {
           const out = fn.apply(cls, args);
           if (typeof out === 'string' && out.includes('Envelope')) { xml = out; break; }

@@ -10,7 +10,8 @@
 //! and changes its power state.
 //! Prints one pass/fail line per client and fails if any client fails.
 //!
-//! Usage: `cargo xtask interop [wire] [meshcentral] [wsman] [amtctrl]` (no step names: all).
+//! Usage: `cargo xtask interop [wire] [meshcentral] [wsman] [amtctrl] [--bless]` (no step names:
+//! all; `--bless` rewrites `xtask/interop/expected-faults.txt` to the observed wsman answers).
 
 mod device;
 mod procs;
@@ -35,6 +36,9 @@ const STEPS: &[&str] = &["wire", "meshcentral", "wsman", "amtctrl"];
 /// Runs the interop steps named in `args` (all when empty); `root` is the workspace root.
 pub(crate) fn run(root: &Path, args: &[&str]) -> Result<()> {
     let started = procs::now();
+    let bless = args.contains(&"--bless");
+    let args: Vec<&str> = args.iter().copied().filter(|a| *a != "--bless").collect();
+    let args = args.as_slice();
     if let Some(bad) = args.iter().find(|a| !STEPS.contains(a)) {
         bail!("unknown interop step {bad:?}; steps: {}", STEPS.join(", "));
     }
@@ -57,7 +61,7 @@ pub(crate) fn run(root: &Path, args: &[&str]) -> Result<()> {
         }
     }
     if ["meshcentral", "wsman", "amtctrl"].iter().any(|s| wants(s)) {
-        let env = device_env(root, &cache)?;
+        let env = device_env(root, &cache, bless)?;
         let steps: [(&str, device::Step); 3] = [
             ("meshcentral", device::meshcentral),
             ("wsman", device::wsman_messages),
@@ -88,7 +92,7 @@ pub(crate) fn run(root: &Path, args: &[&str]) -> Result<()> {
 }
 
 /// Builds `amt-sim` and prepares the scratch directory of the device-level steps.
-fn device_env(root: &Path, cache: &Path) -> Result<device::Env> {
+fn device_env(root: &Path, cache: &Path, bless: bool) -> Result<device::Env> {
     crate::run(
         Command::new("cargo")
             .args(["build", "--quiet", "-p", "amt-sim", "--bin", "amt-sim"])
@@ -103,6 +107,7 @@ fn device_env(root: &Path, cache: &Path) -> Result<device::Env> {
         cache: cache.to_path_buf(),
         bin: target.join("debug/amt-sim"),
         work,
+        bless,
     })
 }
 

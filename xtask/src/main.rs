@@ -28,7 +28,8 @@ commands:
   interop [STEP..]   real clients (npm meshcentral, wsman-messages; PyPI amt), installed into a
                      cache: wire (they read our responses, we parse their requests), meshcentral
                      (provisions amt-sim serve end to end), wsman (every wsman-messages request
-                     replayed), amtctrl (power status/off/on); no STEP: all
+                     replayed), amtctrl (power status/off/on); no STEP: all;
+                     --bless rewrites xtask/interop/expected-faults.txt to what wsman observed
   bench [ARGS]       run the criterion benchmarks (ARGS go to criterion) and print each one as a
                      ratio to its same-run baseline
   fuzz [--seconds N] run every fuzz target in fuzz/ for N seconds each (default 60); installs

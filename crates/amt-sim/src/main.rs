@@ -32,6 +32,10 @@ enum Command {
     /// Run COUNT devices in one process, each with its own UUID (the profile's plus its index)
     /// and its own port pair or loopback address. Prints `device index=… uuid=… http=… tls=…` per
     /// device, then `ready count=N`.
+    ///
+    /// Each device holds two listening sockets: raise `ulimit -n` above 2 x COUNT. For thousands
+    /// of devices prefer `--per-address`: fixed ports on distinct addresses start in linear time,
+    /// while thousands of OS-picked ports can slow the start down.
     Fleet(FleetArgs),
 }
 
@@ -172,6 +176,7 @@ fn say(line: &str) -> Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> Result<()> {
+    let stop = StopSignal::install();
     let factory = device::Factory::new(&args.device, false)?;
     let (http_port, tls_port) = factory.ports(&args.device);
     let bound = Bound::bind(
@@ -204,11 +209,12 @@ async fn serve(args: ServeArgs) -> Result<()> {
         "ready uuid={} http={http} tls={tls} hello={hello}",
         built.uuid
     ))?;
-    wait_for_stop().await;
+    stop.wait().await;
     stop_all(vec![running], events).await
 }
 
 async fn fleet(args: FleetArgs) -> Result<()> {
+    let stop = StopSignal::install();
     let factory = device::Factory::new(&args.device, true)?;
     let layout = if args.per_address {
         let (http, tls) = factory.ports(&args.device);
@@ -248,32 +254,57 @@ async fn fleet(args: FleetArgs) -> Result<()> {
         ))?;
     }
     say(&format!("ready count={}", args.count))?;
-    wait_for_stop().await;
+    stop.wait().await;
     stop_all(running, events).await
 }
 
-/// Ctrl-C or SIGTERM.
-async fn wait_for_stop() {
+/// Ctrl-C or SIGTERM. Created before the ready line is printed, so that a SIGTERM sent as soon as
+/// the line appears is already caught (and ends the process cleanly).
+struct StopSignal {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+    term: Option<tokio::signal::unix::Signal>,
+}
+
+impl StopSignal {
+    fn install() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let term = signal(SignalKind::terminate())
+                .map_err(|e| tracing::warn!("cannot catch SIGTERM: {e}"))
+                .ok();
+            Self { term }
+        }
+        #[cfg(not(unix))]
+        {
+            Self {}
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+
+    async fn wait(self) {
+        let ctrl_c = async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        #[cfg(unix)]
+        {
+            match self.term {
+                Some(mut term) => {
+                    tokio::select! {
+                        () = ctrl_c => {}
+                        _ = term.recv() => {}
+                    }
+                }
+                None => ctrl_c.await,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            ctrl_c.await;
+        }
+        tracing::info!("stopping");
     }
-    tracing::info!("stopping");
 }
 
 async fn stop_all(

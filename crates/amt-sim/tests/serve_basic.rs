@@ -1,6 +1,11 @@
 //! `amt-sim serve` over real sockets: the ready line, unauthenticated Identify, digest-authenticated
 //! Get on a keep-alive connection, the event stream, and a clean exit on SIGTERM.
 
+#![expect(
+    clippy::disallowed_methods,
+    reason = "a real-socket test polls a file in real time"
+)]
+
 mod serve_support;
 
 use std::time::Duration;
@@ -61,6 +66,20 @@ fn serve_answers_identify_and_digest_get_then_stops_on_sigterm() -> Result<()> {
     }
     let mut wrong = Client::new(ready.http, "admin", "not-the-password");
     assert_eq!(wrong.post(GET_GENERAL_SETTINGS)?.status, 401);
+
+    // The event stream is flushed as events happen: the Get shows while the device still runs.
+    let mut live = String::new();
+    for _ in 0..100 {
+        live = std::fs::read_to_string(&events).unwrap_or_default();
+        if live.contains("GeneralSettings") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        live.contains("GeneralSettings"),
+        "events not flushed while running: {live}"
+    );
 
     let status = sim.terminate(Duration::from_secs(10))?;
     assert!(status.success(), "exit after SIGTERM: {status}");

@@ -69,3 +69,33 @@ fn fleet_with_fixed_base_ports_steps_by_two() -> Result<()> {
     assert!(sim.terminate(Duration::from_secs(10))?.success());
     Ok(())
 }
+
+#[test]
+fn per_address_fleets_put_each_device_on_its_own_loopback_address() -> Result<()> {
+    let mut sim = Sim::spawn(&[
+        "fleet",
+        "--count",
+        "3",
+        "--per-address",
+        "--bind-base",
+        "127.0.2.1",
+        "--http-port",
+        "0",
+        "--tls-port",
+        "0",
+        "--no-hello",
+    ])?;
+    let mut devices = Vec::new();
+    for _ in 0..3 {
+        devices.push(parse_ready(&sim.line()?, "device")?);
+    }
+    assert_eq!(sim.line()?, "ready count=3");
+    let addresses: Vec<String> = devices.iter().map(|d| d.http.ip().to_string()).collect();
+    assert_eq!(addresses, ["127.0.2.1", "127.0.2.2", "127.0.2.3"]);
+    for device in &devices {
+        assert_eq!(device.tls.ip(), device.http.ip());
+        assert_eq!(identify(device.http)?.status, 200);
+    }
+    assert!(sim.terminate(Duration::from_secs(10))?.success());
+    Ok(())
+}
