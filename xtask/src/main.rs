@@ -32,6 +32,8 @@ commands:
                      --bless rewrites xtask/interop/expected-faults.txt to what wsman observed
   bench [ARGS]       run the criterion benchmarks (ARGS go to criterion) and print each one as a
                      ratio to its same-run baseline
+  bench codecs|device [ARGS]  only amt-wire's codec or amt-sim's device benchmarks
+  bench fleet-memory [N]      N (10000) idle beaconing devices in release: peak RSS vs 1 GiB
   fuzz [--seconds N] run every fuzz target in fuzz/ for N seconds each (default 60); installs
                      cargo-fuzz if missing and uses RUSTC_BOOTSTRAP=1 on the stable toolchain
 ";
