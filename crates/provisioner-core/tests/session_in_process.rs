@@ -812,3 +812,20 @@ fn in_band_end_to_end_client_agent_site_server_and_session() -> TestResult {
     assert_eq!(sp.status(&result.uuid), AmtStatus::Provisioned);
     Ok(())
 }
+
+/// The example environment shipped for users (`examples/env/default.yaml`) provisions the default
+/// device end to end, stage 2 included (its ACL entry uses realm 14, Firmware Update).
+#[test]
+fn the_shipped_example_environment_provisions_the_default_device() -> TestResult {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/env");
+    let text = std::fs::read_to_string(dir.join("default.yaml"))?;
+    let env = Environment::from_yaml(&text, &dir)?;
+    assert!(
+        env.stage2.acl.iter().any(|u| u.realms.contains(&14)),
+        "the example still exercises realm 14"
+    );
+    let mut bench = Bench::with_env(DeviceProfile::default(), env);
+    let result = bench.run(Mode::OutOfBand);
+    assert_provisioned(&bench, &result);
+    Ok(())
+}

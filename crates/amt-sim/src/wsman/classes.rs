@@ -72,9 +72,11 @@ const R_AUDIT: u32 = 20;
 /// Realm: user access control.
 const R_ACL: u32 = 21;
 
-/// Realm numbers AMT knows (for `AddUserAclEntryEx` validation).
+/// Realm numbers AMT knows (for `AddUserAclEntryEx` validation): 2 Redirection … 13 General Info,
+/// 14 Firmware Update, 15 EIT, 16 LocalUN, 17/18 Endpoint Access Control (Admin), 19 Event Log
+/// Reader, 20 Audit Log, 21 ACL, 24 Local System (MeshCentral `amt.js` `RealmNames`).
 pub(crate) const KNOWN_REALMS: &[u32] = &[
-    2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 16, 17, 18, 19, 20, 21, 22, 23, 24,
+    2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24,
 ];
 
 /// Shorthand for a table row.
