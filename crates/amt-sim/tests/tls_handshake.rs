@@ -2,6 +2,8 @@
 //! and the device's setup/management server configs: bytes are pumped between the two connection
 //! objects, no sockets.
 
+mod device_support;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -11,13 +13,9 @@ use amt_sim::tls::{
 };
 use amt_wire::thumbprint::{HashAlgorithm, Thumbprint};
 use amt_wire::time::Timestamp;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::CryptoProvider;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{
-    AlertDescription, ClientConfig, ClientConnection, DigitallySignedStruct, ProtocolVersion,
-    ServerConnection, SignatureScheme,
-};
+use device_support::{AcceptAnyServer, provider};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::{AlertDescription, ClientConfig, ClientConnection, ProtocolVersion, ServerConnection};
 use rustls_pki_types::pem::PemObject as _;
 
 /// 2026-01-01T00:00:00Z.
@@ -60,60 +58,6 @@ fn policy() -> ProvisioningPolicy {
         Some("corp.amt-sim.test".to_owned()),
         NOW,
     )
-}
-
-fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
-}
-
-/// The provisioning server does not check the device's self-signed certificate (MeshCentral:
-/// `xtlsFingerprint = 0`).
-#[derive(Debug)]
-struct AcceptAnyServer(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for AcceptAnyServer {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
 }
 
 /// A client offering TLS 1.2 and 1.3 that presents `stem`'s chain (or no certificate).

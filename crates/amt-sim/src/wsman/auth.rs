@@ -6,7 +6,7 @@ use amt_wire::wsman::Fault;
 use amt_wire::wsman::names::AMT_SCHEMA;
 
 use super::classes::KNOWN_REALMS;
-use super::model::{Cx, Input, Instance, MethodOut, pt};
+use super::model::{Call, Cx, Input, Instance, Invoked, MethodOut, pt};
 use super::{DeviceFacts, Note};
 use crate::state::{AdminAcl, NvramState, UserAcl};
 
@@ -55,16 +55,9 @@ fn digest_password(text: &str, strict: bool) -> Option<[u8; 16]> {
 }
 
 /// Methods.
-pub(crate) fn invoke(
-    class: &str,
-    method: &str,
-    cx: &mut Cx<'_, '_, '_>,
-    _target: Option<&Instance>,
-    input: Input<'_>,
-) -> Option<Result<MethodOut, Fault>> {
-    if class != "AMT_AuthorizationService" {
-        return None;
-    }
+pub(crate) fn invoke(cx: &mut Cx<'_, '_, '_>, call: Call<'_>) -> Invoked {
+    let method = call.method_on("AMT_AuthorizationService")?;
+    let input = call.input;
     let out =
         match method {
             "SetAdminAclEntryEx" => Ok(set_admin(cx, input)),

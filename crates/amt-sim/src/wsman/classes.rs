@@ -6,7 +6,7 @@
 use amt_wire::wsman::Fault;
 use amt_wire::wsman::names::{AMT_SCHEMA, CIM_SCHEMA, IPS_SCHEMA};
 
-use super::model::{Cx, Epr, Input, Instance, MethodOut};
+use super::model::{Call, Cx, Epr, Input, Instance, Invoked, Update};
 use super::{
     DeviceFacts, auth, inventory, logs, other, pki, power, redirection, setup, timesync, wifi,
 };
@@ -557,14 +557,18 @@ pub(crate) fn put(
     target: &Instance,
     input: Input<'_>,
 ) -> Result<(), Fault> {
-    let class = def.name;
+    let update = Update {
+        class: def.name,
+        target,
+        input,
+    };
     match def.family {
-        Family::Setup => setup::put(class, cx, target, input),
-        Family::Pki => pki::put(class, cx, target, input),
-        Family::Redirection => redirection::put(class, cx, target, input),
-        Family::Power => power::put(class, cx, target, input),
-        Family::Wifi => wifi::put(class, cx, target, input),
-        Family::Other => other::put(class, cx, target, input),
+        Family::Setup => setup::put(cx, update),
+        Family::Pki => pki::put(cx, update),
+        Family::Redirection => redirection::put(cx, update),
+        Family::Power => power::put(cx, update),
+        Family::Wifi => wifi::put(cx, update),
+        Family::Other => other::put(cx, update),
         Family::Auth | Family::Time | Family::Logs | Family::Inventory => {
             Err(Fault::action_not_supported())
         }
@@ -604,18 +608,23 @@ pub(crate) fn invoke(
     cx: &mut Cx<'_, '_, '_>,
     target: Option<&Instance>,
     input: Input<'_>,
-) -> Option<Result<MethodOut, Fault>> {
-    let class = def.name;
+) -> Invoked {
+    let call = Call {
+        class: def.name,
+        method,
+        target,
+        input,
+    };
     match def.family {
-        Family::Setup => setup::invoke(class, method, cx, target, input),
-        Family::Pki => pki::invoke(class, method, cx, target, input),
-        Family::Auth => auth::invoke(class, method, cx, target, input),
-        Family::Time => timesync::invoke(class, method, cx, target, input),
-        Family::Redirection => redirection::invoke(class, method, cx, target, input),
-        Family::Power => power::invoke(class, method, cx, target, input),
-        Family::Wifi => wifi::invoke(class, method, cx, target, input),
-        Family::Logs => logs::invoke(class, method, cx, target, input),
-        Family::Other => other::invoke(class, method, cx, target, input),
+        Family::Setup => setup::invoke(cx, call),
+        Family::Pki => pki::invoke(cx, call),
+        Family::Auth => auth::invoke(cx, call),
+        Family::Time => timesync::invoke(cx, call),
+        Family::Redirection => redirection::invoke(cx, call),
+        Family::Power => power::invoke(cx, call),
+        Family::Wifi => wifi::invoke(cx, call),
+        Family::Logs => logs::invoke(cx, call),
+        Family::Other => other::invoke(cx, call),
         Family::Inventory => None,
     }
 }

@@ -5,7 +5,7 @@ use amt_wire::wsman::Fault;
 use amt_wire::wsman::names::AMT_SCHEMA;
 
 use super::DeviceFacts;
-use super::model::{Cx, Input, Instance, MethodOut, b64_encode, pt};
+use super::model::{Call, Cx, Input, Instance, Invoked, MethodOut, b64_encode, pt};
 use crate::state::{AuditRecord, LogRecord, NvramState};
 
 /// Most message log records kept (older ones are overwritten).
@@ -111,13 +111,13 @@ pub(crate) fn instances(class: &str, state: &NvramState, _facts: &DeviceFacts) -
 }
 
 /// Methods.
-pub(crate) fn invoke(
-    class: &str,
-    method: &str,
-    cx: &mut Cx<'_, '_, '_>,
-    _target: Option<&Instance>,
-    input: Input<'_>,
-) -> Option<Result<MethodOut, Fault>> {
+pub(crate) fn invoke(cx: &mut Cx<'_, '_, '_>, call: Call<'_>) -> Invoked {
+    let Call {
+        class,
+        method,
+        input,
+        ..
+    } = call;
     let out = match (class, method) {
         ("AMT_MessageLog", "PositionToFirstRecord") => {
             Ok(MethodOut::ok().out("IterationIdentifier", 1))

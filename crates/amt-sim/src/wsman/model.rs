@@ -473,6 +473,53 @@ impl Cx<'_, '_, '_> {
     }
 }
 
+/// A method call as a class family sees it: which class and method, the selected instance (if
+/// the request named one or the class has one) and the `<Method>_INPUT` element.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Call<'a> {
+    /// The class name (last segment of the resource URI).
+    pub(crate) class: &'a str,
+    /// The method name.
+    pub(crate) method: &'a str,
+    /// The selected instance.
+    pub(crate) target: Option<&'a Instance>,
+    /// The method input.
+    pub(crate) input: Input<'a>,
+}
+
+impl<'a> Call<'a> {
+    /// The method name when the call is on `class`; `None` (no such method here) otherwise.
+    pub(crate) fn method_on(&self, class: &str) -> Option<&'a str> {
+        (self.class == class).then_some(self.method)
+    }
+}
+
+/// What a family's method handler returns: `None` when the class has no such method.
+pub(crate) type Invoked = Option<Result<MethodOut, Fault>>;
+
+/// A Put as a class family sees it: which class, the instance replaced and the new representation.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Update<'a> {
+    /// The class name (last segment of the resource URI).
+    pub(crate) class: &'a str,
+    /// The instance being replaced.
+    pub(crate) target: &'a Instance,
+    /// The new representation.
+    pub(crate) input: Input<'a>,
+}
+
+impl Update<'_> {
+    /// `Ok` when the Put is on `class`; `ActionNotSupported` otherwise (the family's only
+    /// writable class is another one).
+    pub(crate) fn only(&self, class: &str) -> Result<(), Fault> {
+        if self.class == class {
+            Ok(())
+        } else {
+            Err(Fault::action_not_supported())
+        }
+    }
+}
+
 /// Read-only view of a Put representation or a method input: children by local name.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Input<'a> {

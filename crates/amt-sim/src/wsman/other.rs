@@ -14,7 +14,7 @@ use amt_wire::wsman::fault::DETAIL_INVALID_VALUES;
 use amt_wire::wsman::names::{AMT_SCHEMA, CIM_SCHEMA, IPS_SCHEMA};
 
 use super::DeviceFacts;
-use super::model::{Cx, Epr, Input, Instance, MethodOut, pt};
+use super::model::{Call, Cx, Epr, Input, Instance, Invoked, MethodOut, Update, pt};
 use super::power::computer_system_epr;
 use crate::state::{AlarmOccurrence, HttpProxy, MpsServer, NvramState, PolicyRule};
 
@@ -227,12 +227,8 @@ pub(crate) fn instances(class: &str, state: &NvramState, _facts: &DeviceFacts) -
 }
 
 /// Put.
-pub(crate) fn put(
-    class: &str,
-    cx: &mut Cx<'_, '_, '_>,
-    _target: &Instance,
-    input: Input<'_>,
-) -> Result<(), Fault> {
+pub(crate) fn put(cx: &mut Cx<'_, '_, '_>, put: Update<'_>) -> Result<(), Fault> {
+    let Update { class, input, .. } = put;
     let before = cx.state.other.clone();
     match class {
         "AMT_EnvironmentDetectionSettingData" => {
@@ -325,13 +321,13 @@ pub(crate) fn delete(class: &str, cx: &mut Cx<'_, '_, '_>, target: &Instance) ->
 }
 
 /// Methods.
-pub(crate) fn invoke(
-    class: &str,
-    method: &str,
-    cx: &mut Cx<'_, '_, '_>,
-    _target: Option<&Instance>,
-    input: Input<'_>,
-) -> Option<Result<MethodOut, Fault>> {
+pub(crate) fn invoke(cx: &mut Cx<'_, '_, '_>, call: Call<'_>) -> Invoked {
+    let Call {
+        class,
+        method,
+        input,
+        ..
+    } = call;
     let out = match (class, method) {
         ("AMT_AlarmClockService", "AddAlarm") => Ok(add_alarm(cx, input)),
         ("AMT_RemoteAccessService", "AddMpServer") => add_mps(cx, input),

@@ -10,7 +10,10 @@ use amt_wire::wsman::names::AMT_SCHEMA;
 use rustls_pki_types::{PrivateKeyDer, PrivatePkcs1KeyDer, PrivatePkcs8KeyDer};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-use super::model::{Cx, Epr, Input, Instance, MethodOut, b64_decode, b64_encode, parse_bool, pt};
+use super::model::{
+    Call, Cx, Epr, Input, Instance, Invoked, MethodOut, Update, b64_decode, b64_encode, parse_bool,
+    pt,
+};
 use super::{DeviceFacts, Note};
 use crate::keypool;
 use crate::state::{NvramState, StoredCertificate, StoredKeyPair, TlsSetting};
@@ -155,12 +158,12 @@ fn tls_setting(id: &str, s: &TlsSetting, remote: bool) -> Instance {
 }
 
 /// Put of TLS settings (pending) or of the credential context (new certificate).
-pub(crate) fn put(
-    class: &str,
-    cx: &mut Cx<'_, '_, '_>,
-    target: &Instance,
-    input: Input<'_>,
-) -> Result<(), Fault> {
+pub(crate) fn put(cx: &mut Cx<'_, '_, '_>, put: Update<'_>) -> Result<(), Fault> {
+    let Update {
+        class,
+        target,
+        input,
+    } = put;
     match class {
         "AMT_TLSSettingData" => {
             let remote = target.text("InstanceID") == Some(TLS_REMOTE);
@@ -292,16 +295,9 @@ pub(crate) fn delete(class: &str, cx: &mut Cx<'_, '_, '_>, target: &Instance) ->
 }
 
 /// `AMT_PublicKeyManagementService` methods.
-pub(crate) fn invoke(
-    class: &str,
-    method: &str,
-    cx: &mut Cx<'_, '_, '_>,
-    _target: Option<&Instance>,
-    input: Input<'_>,
-) -> Option<Result<MethodOut, Fault>> {
-    if class != "AMT_PublicKeyManagementService" {
-        return None;
-    }
+pub(crate) fn invoke(cx: &mut Cx<'_, '_, '_>, call: Call<'_>) -> Invoked {
+    let method = call.method_on("AMT_PublicKeyManagementService")?;
+    let input = call.input;
     let out = match method {
         "GenerateKeyPair" => generate_key_pair(cx, input),
         "AddCertificate" => Ok(add_certificate(cx, input, false)),

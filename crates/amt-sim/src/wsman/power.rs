@@ -6,7 +6,7 @@
 use amt_wire::wsman::Fault;
 use amt_wire::wsman::names::{AMT_SCHEMA, CIM_SCHEMA};
 
-use super::model::{Cx, Epr, Input, Instance, MethodOut, pt};
+use super::model::{Call, Cx, Epr, Input, Instance, Invoked, MethodOut, Update, pt};
 use super::{DeviceFacts, Note};
 use crate::state::NvramState;
 
@@ -198,15 +198,9 @@ pub(crate) fn instances(class: &str, state: &NvramState, facts: &DeviceFacts) ->
 }
 
 /// Put of `AMT_BootSettingData`.
-pub(crate) fn put(
-    class: &str,
-    cx: &mut Cx<'_, '_, '_>,
-    _target: &Instance,
-    input: Input<'_>,
-) -> Result<(), Fault> {
-    if class != "AMT_BootSettingData" {
-        return Err(Fault::action_not_supported());
-    }
+pub(crate) fn put(cx: &mut Cx<'_, '_, '_>, put: Update<'_>) -> Result<(), Fault> {
+    put.only("AMT_BootSettingData")?;
+    let input = put.input;
     let mut data = cx.state.boot.setting_data.clone();
     for (name, default) in BOOT_SETTING_DEFAULTS {
         let Some(value) = input.text(name) else {
@@ -234,13 +228,13 @@ pub(crate) fn put(
 }
 
 /// Methods.
-pub(crate) fn invoke(
-    class: &str,
-    method: &str,
-    cx: &mut Cx<'_, '_, '_>,
-    _target: Option<&Instance>,
-    input: Input<'_>,
-) -> Option<Result<MethodOut, Fault>> {
+pub(crate) fn invoke(cx: &mut Cx<'_, '_, '_>, call: Call<'_>) -> Invoked {
+    let Call {
+        class,
+        method,
+        input,
+        ..
+    } = call;
     let out = match (class, method) {
         ("CIM_PowerManagementService", "RequestPowerStateChange") => power_change(cx, input),
         ("CIM_BootConfigSetting", "ChangeBootOrder") => Ok(change_boot_order(cx, input)),

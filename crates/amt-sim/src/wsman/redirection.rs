@@ -6,7 +6,7 @@ use amt_wire::wsman::Fault;
 use amt_wire::wsman::names::{AMT_SCHEMA, CIM_SCHEMA, IPS_SCHEMA};
 use rand::Rng as _;
 
-use super::model::{Cx, Input, Instance, MethodOut, parse_bool, pt};
+use super::model::{Call, Cx, Instance, Invoked, MethodOut, Update, parse_bool, pt};
 use super::{DeviceFacts, Note};
 use crate::state::NvramState;
 
@@ -130,12 +130,8 @@ pub(crate) fn instances(class: &str, state: &NvramState, _facts: &DeviceFacts) -
 }
 
 /// Put.
-pub(crate) fn put(
-    class: &str,
-    cx: &mut Cx<'_, '_, '_>,
-    _target: &Instance,
-    input: Input<'_>,
-) -> Result<(), Fault> {
+pub(crate) fn put(cx: &mut Cx<'_, '_, '_>, put: Update<'_>) -> Result<(), Fault> {
+    let Update { class, input, .. } = put;
     let flag = |name: &str| -> Result<Option<bool>, Fault> {
         input.text(name).map(|t| parse_bool(&t)).transpose()
     };
@@ -206,13 +202,13 @@ pub(crate) fn put(
 }
 
 /// Methods.
-pub(crate) fn invoke(
-    class: &str,
-    method: &str,
-    cx: &mut Cx<'_, '_, '_>,
-    target: Option<&Instance>,
-    input: Input<'_>,
-) -> Option<Result<MethodOut, Fault>> {
+pub(crate) fn invoke(cx: &mut Cx<'_, '_, '_>, call: Call<'_>) -> Invoked {
+    let Call {
+        class,
+        method,
+        target,
+        input,
+    } = call;
     let out =
         match (class, method) {
             ("AMT_RedirectionService", "RequestStateChange") => {

@@ -8,7 +8,9 @@ use amt_wire::wsman::Fault;
 use amt_wire::wsman::fault::DETAIL_INVALID_VALUES;
 use amt_wire::wsman::names::{AMT_SCHEMA, CIM_SCHEMA, IPS_SCHEMA};
 
-use super::model::{Cx, Input, Instance, MethodOut, b64_decode, b64_encode, parse_bool, pt};
+use super::model::{
+    Call, Cx, Input, Instance, Invoked, MethodOut, Update, b64_decode, b64_encode, parse_bool, pt,
+};
 use super::{DeviceFacts, Note, pki};
 use crate::state::{AdminAcl, ControlMode, NvramState, ProvisioningState};
 
@@ -167,15 +169,9 @@ fn software_identity(facts: &DeviceFacts) -> Vec<Instance> {
 }
 
 /// Put of `AMT_GeneralSettings`: only the properties present change.
-pub(crate) fn put(
-    class: &str,
-    cx: &mut Cx<'_, '_, '_>,
-    _target: &Instance,
-    input: Input<'_>,
-) -> Result<(), Fault> {
-    if class != "AMT_GeneralSettings" {
-        return Err(Fault::action_not_supported());
-    }
+pub(crate) fn put(cx: &mut Cx<'_, '_, '_>, put: Update<'_>) -> Result<(), Fault> {
+    put.only("AMT_GeneralSettings")?;
+    let input = put.input;
     let mut g = cx.state.general.clone();
     if let Some(host) = input.text("HostName") {
         if !valid_host_name(&host) {
@@ -283,13 +279,13 @@ pub(crate) fn strong_password(password: &str) -> bool {
 }
 
 /// Methods of the activation classes.
-pub(crate) fn invoke(
-    class: &str,
-    method: &str,
-    cx: &mut Cx<'_, '_, '_>,
-    _target: Option<&Instance>,
-    input: Input<'_>,
-) -> Option<Result<MethodOut, Fault>> {
+pub(crate) fn invoke(cx: &mut Cx<'_, '_, '_>, call: Call<'_>) -> Invoked {
+    let Call {
+        class,
+        method,
+        input,
+        ..
+    } = call;
     match class {
         "AMT_SetupAndConfigurationService" => setup_method(method, cx, input),
         "IPS_HostBasedSetupService" => {

@@ -4,7 +4,7 @@
 use amt_wire::wsman::Fault;
 use amt_wire::wsman::names::AMT_SCHEMA;
 
-use super::model::{Cx, Input, Instance, MethodOut, pt};
+use super::model::{Call, Cx, Input, Instance, Invoked, MethodOut, pt};
 use super::{DeviceFacts, Note};
 use crate::state::NvramState;
 
@@ -31,16 +31,9 @@ pub(crate) fn instances(class: &str, _state: &NvramState, _facts: &DeviceFacts) 
 }
 
 /// Methods.
-pub(crate) fn invoke(
-    class: &str,
-    method: &str,
-    cx: &mut Cx<'_, '_, '_>,
-    _target: Option<&Instance>,
-    input: Input<'_>,
-) -> Option<Result<MethodOut, Fault>> {
-    if class != "AMT_TimeSynchronizationService" {
-        return None;
-    }
+pub(crate) fn invoke(cx: &mut Cx<'_, '_, '_>, call: Call<'_>) -> Invoked {
+    let method = call.method_on("AMT_TimeSynchronizationService")?;
+    let input = call.input;
     let out = match method {
         "GetLowAccuracyTimeSynch" => Ok(MethodOut::ok().out("Ta0", cx.ctx.now.unix_secs())),
         "SetHighAccuracyTimeSynch" => set_time(cx, input),

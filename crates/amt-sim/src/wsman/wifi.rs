@@ -5,7 +5,7 @@
 use amt_wire::wsman::Fault;
 use amt_wire::wsman::names::{AMT_SCHEMA, CIM_SCHEMA};
 
-use super::model::{Cx, Input, Instance, MethodOut, parse_bool, pt};
+use super::model::{Call, Cx, Input, Instance, Invoked, MethodOut, Update, parse_bool, pt};
 use super::{DeviceFacts, NetInterface};
 use crate::state::{NvramState, WifiProfile};
 
@@ -132,12 +132,8 @@ pub(crate) fn instances(class: &str, state: &NvramState, facts: &DeviceFacts) ->
 }
 
 /// Put.
-pub(crate) fn put(
-    class: &str,
-    cx: &mut Cx<'_, '_, '_>,
-    _target: &Instance,
-    input: Input<'_>,
-) -> Result<(), Fault> {
+pub(crate) fn put(cx: &mut Cx<'_, '_, '_>, put: Update<'_>) -> Result<(), Fault> {
+    let Update { class, input, .. } = put;
     match class {
         "AMT_8021XProfile" => {
             let mut profile = cx.state.ieee8021x.clone();
@@ -199,13 +195,13 @@ pub(crate) fn delete(class: &str, cx: &mut Cx<'_, '_, '_>, target: &Instance) ->
 }
 
 /// Methods.
-pub(crate) fn invoke(
-    class: &str,
-    method: &str,
-    cx: &mut Cx<'_, '_, '_>,
-    _target: Option<&Instance>,
-    input: Input<'_>,
-) -> Option<Result<MethodOut, Fault>> {
+pub(crate) fn invoke(cx: &mut Cx<'_, '_, '_>, call: Call<'_>) -> Invoked {
+    let Call {
+        class,
+        method,
+        input,
+        ..
+    } = call;
     let out = match (class, method) {
         ("AMT_WiFiPortConfigurationService", "AddWiFiSettings") => Ok(add_wifi(cx, input)),
         ("AMT_WiFiPortConfigurationService", "UpdateWiFiSettings") => Ok(add_wifi(cx, input)),

@@ -29,20 +29,24 @@ const TLS_ENDPOINTS: &str = "TLSProtocolEndpointInstances Collection";
 /// `PT_STATUS_NOT_PERMITTED`.
 const NOT_PERMITTED: u32 = 16;
 
-/// A failed sub-step of stage 1 (or of the certificate request).
-struct SubFailure {
-    what: &'static str,
-    detail: String,
+/// A failed sub-step of stage 1 or 2 (or of the certificate request).
+pub(super) struct SubFailure {
+    /// The sub-step.
+    pub(super) what: &'static str,
+    /// What went wrong.
+    pub(super) detail: String,
 }
 
-fn call(what: &'static str) -> impl Fn(CallError) -> SubFailure {
+/// Map a call error to a failure of sub-step `what`.
+pub(super) fn call(what: &'static str) -> impl Fn(CallError) -> SubFailure {
     move |e| SubFailure {
         what,
         detail: format!("{}: {e}", e.id()),
     }
 }
 
-fn ok_return(what: &'static str, out: InvokeOutput) -> Result<InvokeOutput, SubFailure> {
+/// `out` when its ReturnValue is 0; a failure of sub-step `what` otherwise.
+pub(super) fn ok_return(what: &'static str, out: InvokeOutput) -> Result<InvokeOutput, SubFailure> {
     match out.return_value {
         Some(0) => Ok(out),
         other => Err(SubFailure {

@@ -10,39 +10,15 @@
 use amt_wire::digest;
 use amt_wire::wsman::{Element, Node};
 
-use super::stage1::with_values;
+use super::stage1::{SubFailure, call, ok_return, with_values};
 use super::{Failure, Sink, Steps};
 use crate::env::WirelessProfile;
 use crate::events::{ProvisionEvent, Step};
-use crate::wsman_client::{
-    CallError, InvokeOutput, WsmanClient, endpoint_reference, property, resource_uri,
-};
+use crate::wsman_client::{WsmanClient, endpoint_reference, property, resource_uri};
 
 const AUTH: &str = "AMT_AuthorizationService";
 const REDIRECTION: &str = "AMT_RedirectionService";
 const WIFI: &str = "AMT_WiFiPortConfigurationService";
-
-struct SubFailure {
-    what: &'static str,
-    detail: String,
-}
-
-fn call(what: &'static str) -> impl Fn(CallError) -> SubFailure {
-    move |e| SubFailure {
-        what,
-        detail: format!("{}: {e}", e.id()),
-    }
-}
-
-fn ok_return(what: &'static str, out: InvokeOutput) -> Result<InvokeOutput, SubFailure> {
-    match out.return_value {
-        Some(0) => Ok(out),
-        other => Err(SubFailure {
-            what,
-            detail: format!("ReturnValue {other:?}"),
-        }),
-    }
-}
 
 fn on_off(b: bool) -> &'static str {
     if b { "on" } else { "off" }
