@@ -22,6 +22,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+#[path = "../tests/device_support/mod.rs"]
+mod device_support;
+
 use amt_sim::conn::DeviceConnection;
 use amt_sim::device::Device;
 use amt_sim::profile::DeviceProfile;
@@ -31,13 +34,8 @@ use amt_wire::thumbprint::Thumbprint;
 use amt_wire::time::Timestamp;
 use base64::Engine as _;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::CryptoProvider;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{
-    ClientConfig, ClientConnection, DigitallySignedStruct, ServerConfig, ServerConnection,
-    SignatureScheme,
-};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::{ClientConfig, ClientConnection, ServerConfig, ServerConnection};
 use rustls_pki_types::pem::PemObject as _;
 
 /// 2026-01-01T00:00:00Z.
@@ -67,56 +65,7 @@ fn fresh_device() -> Device {
     Device::new(DeviceProfile::default(), None, SEED, T0).expect("default device")
 }
 
-// ----- the provisioning server's TLS client -----
-
-/// The provisioning server does not check the device's self-signed certificate.
-#[derive(Debug)]
-struct AcceptAnyServer(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for AcceptAnyServer {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
+// ----- the provisioning server's TLS client (verifier shared with the device tests) -----
 
 /// A client config presenting `certs/prov-oid.chain.pem` and its key (loaded once).
 fn client_config() -> Arc<ClientConfig> {
@@ -131,7 +80,9 @@ fn client_config() -> Arc<ClientConfig> {
         .with_safe_default_protocol_versions()
         .expect("versions")
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AcceptAnyServer(Arc::clone(&provider))))
+        .with_custom_certificate_verifier(Arc::new(device_support::AcceptAnyServer(Arc::clone(
+            &provider,
+        ))))
         .with_client_auth_cert(chain, key)
         .expect("client certificate");
     Arc::new(config)
