@@ -46,6 +46,8 @@ struct PoolKey {
     rsa_public: Vec<u8>,
     /// X.509 `SubjectPublicKeyInfo` DER.
     spki: Vec<u8>,
+    /// The parsed key, for signing (parsing an RSA key costs about half a TLS handshake).
+    key: KeyPair,
 }
 
 /// The decoded pool. The PEM files are compile-time constants checked by `cargo xtask certs
@@ -71,6 +73,7 @@ fn decode(pem: &str) -> Result<PoolKey, String> {
         rsa_public: key.public_key_raw().to_vec(),
         spki: key.subject_public_key_info(),
         pkcs8,
+        key,
     })
 }
 
@@ -84,11 +87,11 @@ pub fn pkcs8_der(index: usize) -> &'static [u8] {
     &entry(index).pkcs8
 }
 
-/// Pool key `index % POOL_SIZE` as an rcgen key pair, for signing certificates and CSRs.
-/// (A fresh `KeyPair` each call: rcgen key pairs are not `Clone`; parsing costs microseconds.)
-pub fn key_pair(index: usize) -> KeyPair {
-    KeyPair::try_from(pkcs8_der(index))
-        .unwrap_or_else(|e| panic!("pool key {} re-parse failed: {e}", index % POOL_SIZE))
+/// Pool key `index % POOL_SIZE` as an rcgen key pair, for signing certificates and CSRs. Parsed
+/// once with the pool: re-parsing an RSA key on every use cost 0.6 of a TLS handshake per
+/// provisioning (`cargo xtask bench device`, `provisioning/pool_key_parse`).
+pub fn key_pair(index: usize) -> &'static KeyPair {
+    &entry(index).key
 }
 
 /// PKCS#1 `RSAPublicKey` DER of pool key `index % POOL_SIZE`: what

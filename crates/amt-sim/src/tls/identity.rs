@@ -92,7 +92,7 @@ pub fn self_signed_identity(
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     params.serial_number = Some(serial_for(pool_index, common_name, not_before));
     let cert = params
-        .self_signed(&key)
+        .self_signed(key)
         .map_err(|source| TlsError::Certificate {
             common_name: common_name.to_owned(),
             source,

@@ -474,19 +474,23 @@ fn generate_csr(cx: &mut Cx<'_, '_, '_>, input: Input<'_>) -> MethodOut {
     let Some(params) = csr_params(&request) else {
         return MethodOut::status(pt::INVALID_PARAMETER);
     };
+    let uploaded;
     let key_pair = match (key.pool_index, &key.pkcs8_der) {
         (Some(i), _) => Some(keypool::key_pair(i)),
-        (None, Some(der)) => rcgen::KeyPair::from_der_and_sign_algo(
-            &PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(der.clone())),
-            &rcgen::PKCS_RSA_SHA256,
-        )
-        .ok(),
+        (None, Some(der)) => {
+            uploaded = rcgen::KeyPair::from_der_and_sign_algo(
+                &PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(der.clone())),
+                &rcgen::PKCS_RSA_SHA256,
+            )
+            .ok();
+            uploaded.as_ref()
+        }
         (None, None) => None,
     };
     let Some(key_pair) = key_pair else {
         return MethodOut::status(pt::INVALID_KEY);
     };
-    match params.serialize_request(&key_pair) {
+    match params.serialize_request(key_pair) {
         Ok(csr) => MethodOut::ok().out("SignedCertificateRequest", b64_encode(csr.der())),
         Err(_) => MethodOut::status(pt::INTERNAL_ERROR),
     }
