@@ -31,7 +31,7 @@ const PAIRS: &[(&str, &str)] = &[
     ("provisioning/full", "provisioning/tls_handshake"),
     ("provisioning/setup_config", "provisioning/tls_handshake"),
     ("provisioning/setup_identity", "provisioning/tls_handshake"),
-    ("provisioning/pool_key_parse", "provisioning/tls_handshake"),
+    ("provisioning/pool_key", "provisioning/tls_handshake"),
     ("hello_schedule/replay_24h", "hello_schedule/emit_one"),
 ];
 

@@ -7,8 +7,8 @@
 //!   handshake between a rustls client and the device's setup `ServerConfig`: "the TLS limit");
 //! - `provisioning/setup_config` (building the per-connection setup `ServerConfig`) and
 //!   `provisioning/setup_identity` (the self-signed certificate a fresh device makes on its first
-//!   TLS connection) and `provisioning/pool_key_parse` (loading one pool key, which both of those
-//!   do), against the same handshake: parts of the gap between the two above;
+//!   TLS connection) and `provisioning/pool_key` (fetching one pool key, which both of those
+//!   do; parsed once per process), against the same handshake: parts of the gap between the two above;
 //! - `hello_schedule/replay_24h` (a fresh device's 24-hour schedule replayed on a virtual clock:
 //!   40 Hellos) against `hello_schedule/emit_one` (a fresh device's first Hello).
 //!
@@ -446,7 +446,7 @@ fn provisioning(c: &mut Criterion) {
             .expect("config")
         })
     });
-    group.bench_function("pool_key_parse", |b| {
+    group.bench_function("pool_key", |b| {
         b.iter(|| amt_sim::keypool::key_pair(black_box(0)))
     });
     group.bench_function("setup_identity", |b| {

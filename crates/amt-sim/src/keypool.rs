@@ -89,7 +89,7 @@ pub fn pkcs8_der(index: usize) -> &'static [u8] {
 
 /// Pool key `index % POOL_SIZE` as an rcgen key pair, for signing certificates and CSRs. Parsed
 /// once with the pool: re-parsing an RSA key on every use cost 0.6 of a TLS handshake per
-/// provisioning (`cargo xtask bench device`, `provisioning/pool_key_parse`).
+/// provisioning (measured before this cache by `cargo xtask bench device`).
 pub fn key_pair(index: usize) -> &'static KeyPair {
     &entry(index).key
 }
