@@ -120,6 +120,24 @@ pub(crate) struct Verdict {
     pub(crate) detail: String,
 }
 
+impl Verdict {
+    /// A pass with the step's detail line, or a fail with the whole error chain.
+    fn from_result(name: String, result: Result<String>) -> Self {
+        match result {
+            Ok(detail) => Self {
+                name,
+                ok: true,
+                detail,
+            },
+            Err(e) => Self {
+                name,
+                ok: false,
+                detail: format!("{e:#}"),
+            },
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // 1. MeshCentral
 
@@ -127,18 +145,7 @@ pub(crate) struct Verdict {
 /// digest request with the new admin password must all agree.
 pub(crate) fn meshcentral(env: &Env) -> Verdict {
     let name = "npm meshcentral@1.1.55: Hello -> TLS-PKI ACM activation -> TLS -> commit -> management reconnect".to_string();
-    match meshcentral_inner(env) {
-        Ok(detail) => Verdict {
-            name,
-            ok: true,
-            detail,
-        },
-        Err(e) => Verdict {
-            name,
-            ok: false,
-            detail: format!("{e:#}"),
-        },
-    }
+    Verdict::from_result(name, meshcentral_inner(env))
 }
 
 fn meshcentral_inner(env: &Env) -> Result<String> {
@@ -447,18 +454,7 @@ pub(crate) fn wsman_messages(env: &Env) -> Verdict {
     let name =
         "npm @device-management-toolkit/wsman-messages@5.14.1: every request replayed with digest"
             .to_string();
-    match wsman_inner(env) {
-        Ok(detail) => Verdict {
-            name,
-            ok: true,
-            detail,
-        },
-        Err(e) => Verdict {
-            name,
-            ok: false,
-            detail: format!("{e:#}"),
-        },
-    }
+    Verdict::from_result(name, wsman_inner(env))
 }
 
 fn wsman_inner(env: &Env) -> Result<String> {
@@ -572,18 +568,7 @@ fn wsman_inner(env: &Env) -> Result<String> {
 /// `amtctrl status`, `off`, `status`, `on`, `status` against the provisioned device on port 16992.
 pub(crate) fn amtctrl(env: &Env) -> Verdict {
     let name = "PyPI amt==0.8.0: amtctrl status / off / on".to_string();
-    match amtctrl_inner(env) {
-        Ok(detail) => Verdict {
-            name,
-            ok: true,
-            detail,
-        },
-        Err(e) => Verdict {
-            name,
-            ok: false,
-            detail: format!("{e:#}"),
-        },
-    }
+    Verdict::from_result(name, amtctrl_inner(env))
 }
 
 fn amtctrl_inner(env: &Env) -> Result<String> {
