@@ -222,6 +222,9 @@ pub enum FlowStep {
     /// Deliver the device's Hellos and run the sessions they start: `first` (the Hellos due
     /// now), or a window such as `24h` (every Hello due within it, on the virtual clock).
     Hellos(HelloWindow),
+    /// Provision every device directly from its imported record, without a Hello (as
+    /// `amt-provision --device` does; e.g. a device that is already provisioned sends none).
+    Provision,
     /// The in-band path: the client agent reads the hashes over HECI, sets the OTP and asks the
     /// site server, which starts the session.
     InBand,

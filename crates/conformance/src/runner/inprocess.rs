@@ -201,6 +201,11 @@ impl Site {
                     self.clock.advance_to(end);
                 }
             }
+            FlowStep::Provision => {
+                for index in 0..self.uuids.len() {
+                    self.provision_directly(index)?;
+                }
+            }
             FlowStep::InBand => {
                 for index in 0..self.uuids.len() {
                     self.in_band(index)?;
@@ -281,6 +286,29 @@ impl Site {
                 self.results.push(result);
             }
         }
+    }
+
+    /// A session for device `index` from its imported record (no Hello).
+    fn provision_directly(&mut self, index: usize) -> Result<(), RunError> {
+        let uuid = self.uuids.get(index).copied().ok_or("no device")?;
+        let Some(computer) = self.sp.env().computer(&uuid).cloned() else {
+            self.notes
+                .push(format!("provision: {uuid} is not imported: nothing to do"));
+            return Ok(());
+        };
+        let ip = computer
+            .wired_ip
+            .or_else(|| self.net.address(index))
+            .ok_or("no device address")?;
+        let action = Action::Provision {
+            uuid,
+            target: SocketAddr::new(ip, computer.tls_port),
+            fqdn: computer.fqdn.clone(),
+            mode: provisioner_core::servicepoint::Mode::OutOfBand,
+            cert_index: 0,
+        };
+        self.run_actions(&[action]);
+        Ok(())
     }
 
     /// The in-band path for device `index`.
