@@ -1,23 +1,884 @@
 //! The socket backends: `--network` (the device as amt-sim's tokio shell on loopback, the
 //! service point over TCP) and `--device HOST:PORT` (an external device).
+//!
+//! Both build the device profile and the site exactly as the in-process backend does (its
+//! helpers are shared) and run the same flow, but on the wall clock ([`SystemClock`]) with real
+//! sockets ([`TcpConnector`]):
+//!
+//! - **Loopback** ([`run_loopback`]): each device is an `amt_sim::device::Device` served by
+//!   `amt_sim::net::start` on 127.0.0.1 (a fleet member on its own 127.1.0.x address), HTTP and
+//!   TLS listeners on port 0; the imported computer record is told the address and TLS port.
+//!   The device stays reachable from the harness (it sits behind the shell in an
+//!   `Arc<Mutex<_>>`), which is how the `in_band` step makes its HECI calls and how device events
+//!   are collected. Hellos: the `hellos: first` step takes the Hellos due now from the device and
+//!   sends each with the shell's own sender (`amt_sim::net::hello::send`: one TCP connection, one
+//!   write) to a real [`HelloListener`] on 127.0.0.1:0, whose bytes go to the service point as
+//!   `amt-provision --listen` does. The site's DNS is modelled as in process: a Hello addressed by
+//!   name reaches the listener only when the name is the ProvisionServer alias and the site
+//!   resolves it. The runtime is shut down at the end of every scenario, also on error.
+//! - **External device** ([`run_external`]): only the provisioner side runs (`start_up`,
+//!   `provision` as a session against the device, `remove: full`, short `wait`s), then the state
+//!   is read back over WS-MAN. The address given is the TLS port; the HTTP port is the TLS port
+//!   minus one (AMT convention: 16993 → 16992). The device is assumed to be the scenario's device
+//!   (its UUID selects the imported computer). Device events are not observable.
+//!
+//! What cannot run on the wall clock or over sockets is a skip with its reason (`skip:` prefix),
+//! never an approximation: Hello windows, long waits, long injected delays, fleets above
+//! [`MAX_FLEET`], a second (wireless) address, and for an external device `expect.wire`.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
-use crate::observe::Observation;
-use crate::scenario::LoadedScenario;
+use amt_sim::conn::DeviceConnection;
+use amt_sim::device::Device;
+use amt_sim::events::DeviceEvent;
+use amt_sim::faults::FaultAction;
+use amt_sim::net::{Beacon, BeaconTarget, Bound, DeviceCore, Listener, Output, RunningDevice};
+use amt_sim::profile::DeviceProfile;
+use amt_wire::hello::DeviceUuid;
+use amt_wire::thumbprint::Thumbprint;
+use amt_wire::time::Timestamp;
+use provisioner_core::clock::Clock as _;
+use provisioner_core::env::{Environment, ResolveTo};
+use provisioner_core::net::hello_listener::HelloListener;
+use provisioner_core::net::{SystemClock, TcpConnector};
+use provisioner_core::servicepoint::{Action, Input};
+use provisioner_core::session::{self, SessionResult};
+use rand::SeedableRng as _;
+
+use super::inprocess::{self, SiteParts};
+use super::readback;
+use crate::observe::{HelloObs, Observation};
+use crate::scenario::{FlowStep, HelloWindow, LoadedScenario, RemovalKind, Scenario};
+
+/// Largest fleet run over loopback (each device has its own runtime tasks and listeners).
+pub const MAX_FLEET: usize = 20;
+/// Longest `wait` step, and longest injected device delay, run on the wall clock.
+pub const MAX_WALL_WAIT: Duration = Duration::from_secs(5);
+/// How long the `hellos: first` step waits for each Hello to reach the listener.
+pub const HELLO_WAIT: Duration = Duration::from_secs(5);
+/// How long the observation waits for the device to finish its open connections.
+const SETTLE: Duration = Duration::from_secs(3);
+/// Device events kept per scenario (bounded memory); more are counted in a note.
+const MAX_EVENTS: usize = 200_000;
 
 /// Runs `loaded` over loopback sockets. `Ok(None)`: the scenario cannot run this way.
 pub fn run_loopback(loaded: &LoadedScenario) -> Result<Option<Observation>, String> {
-    let _ = loaded;
-    Err("skip:the network backend is not built yet".to_owned())
+    let scenario = &loaded.scenario;
+    let base = &loaded.base_dir;
+    let flow = scenario.flow();
+    wall_clock_check(&flow)?;
+    let fleet = scenario.fleet.unwrap_or(1) as usize;
+    if fleet > MAX_FLEET {
+        return Err(format!(
+            "skip:a fleet of {fleet} devices is too many for loopback sockets (at most {MAX_FLEET})"
+        ));
+    }
+    let profile = scenario.device.build(base)?;
+    delay_check(&profile)?;
+    let env = match scenario.environment.build(&scenario.provisioner, base) {
+        Ok(env) => env,
+        Err(e) => {
+            return Ok(Some(Observation {
+                config_error: Some(e),
+                ..Observation::default()
+            }));
+        }
+    };
+    let (profiles, env) = inprocess::fleet_of(profile, env, fleet)?;
+    let mut site = Loopback::start(env, profiles, scenario.seed(), &flow)?;
+    for step in &flow {
+        site.step(step)?;
+    }
+    let mut obs = site.observe()?;
+    transcript_note(scenario, &mut obs);
+    Ok(Some(obs))
+    // `site` is dropped here (or on any early return): devices and runtime shut down.
 }
 
-/// Runs the device-side checks of `loaded` against the external device at `addr`.
+/// Runs the device-side checks of `loaded` against the external device at `addr` (its TLS
+/// port; HTTP is the port below). `admin_password`: the device's, if it is provisioned.
 pub fn run_external(
     loaded: &LoadedScenario,
     addr: SocketAddr,
     admin_password: Option<&str>,
 ) -> Result<Option<Observation>, String> {
-    let _ = (loaded, addr, admin_password);
-    Err("skip:the external-device backend is not built yet".to_owned())
+    let scenario = &loaded.scenario;
+    let base = &loaded.base_dir;
+    if scenario.expect.wire.is_some() {
+        return Err(
+            "skip:expect.wire needs the device's own event log, which an external \
+                    device does not report"
+                .to_owned(),
+        );
+    }
+    let flow = scenario.flow();
+    wall_clock_check(&flow)?;
+    for step in &flow {
+        match step {
+            FlowStep::StartUp
+            | FlowStep::Provision
+            | FlowStep::Remove(RemovalKind::Full)
+            | FlowStep::Wait(_) => {}
+            other => {
+                return Err(format!(
+                    "skip:the step {other:?} needs control of the device"
+                ));
+            }
+        }
+    }
+    let http_port = addr.port().checked_sub(1).ok_or_else(|| {
+        format!("--device {addr}: the HTTP port is the TLS port minus one, and there is none")
+    })?;
+    let http = SocketAddr::new(addr.ip(), http_port);
+    let profile = scenario.device.build(base)?;
+    let mut env = match scenario.environment.build(&scenario.provisioner, base) {
+        Ok(env) => env,
+        Err(e) => {
+            return Ok(Some(Observation {
+                config_error: Some(e),
+                ..Observation::default()
+            }));
+        }
+    };
+    let uuid = profile.device_uuid();
+    for c in env.computers.iter_mut().filter(|c| c.uuid == uuid) {
+        c.wired_ip = Some(addr.ip());
+        c.tls_port = addr.port();
+    }
+    let clock = SystemClock;
+    let start = clock.now();
+    let mut site = inprocess::build_site(env)?;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(scenario.seed());
+    let mut results = Vec::new();
+    let mut notes = Vec::new();
+    for step in &flow {
+        let actions = match step {
+            FlowStep::StartUp => site.sp.handle(Input::Tick { now: clock.now() }),
+            FlowStep::Provision => {
+                inprocess::direct_provision(&site.sp, uuid, Some(addr.ip()), &mut notes)?
+                    .into_iter()
+                    .collect()
+            }
+            FlowStep::Remove(_) => inprocess::full_removal(
+                &mut site.sp,
+                &mut site.directory,
+                &mut site.ca,
+                &results,
+                uuid,
+                clock.now(),
+            ),
+            FlowStep::Wait(span) => {
+                wall_sleep(span.0);
+                Vec::new()
+            }
+            FlowStep::Hellos(_) | FlowStep::InBand => Vec::new(),
+        };
+        run_actions(&mut site, &mut rng, &mut results, &actions);
+    }
+    notes.push(format!(
+        "external device {addr} (HTTP {http}): device events are unavailable, so the wire \
+         summary and the device side of the transcript are empty"
+    ));
+    let mut obs = inprocess::observe_site(
+        &site.sp,
+        &results,
+        &HelloObs::default(),
+        &[],
+        notes,
+        Some(&uuid),
+        start,
+    );
+    obs.elapsed = clock.now().saturating_duration_since(start);
+    obs.device = Some(inprocess::read_back(
+        &site.sp,
+        &uuid,
+        admin_password.map(str::to_owned),
+        &mut TcpConnector,
+        (http, addr),
+        rand::RngCore::next_u64(&mut rng),
+    ));
+    transcript_note(scenario, &mut obs);
+    Ok(Some(obs))
+}
+
+/// The skip for steps that need the virtual clock: Hello windows and long waits.
+fn wall_clock_check(flow: &[FlowStep]) -> Result<(), String> {
+    for step in flow {
+        match step {
+            FlowStep::Hellos(HelloWindow::Within(span)) => {
+                return Err(format!(
+                    "skip:needs the virtual clock (Hello window of {})",
+                    span_text(span.0)
+                ));
+            }
+            FlowStep::Wait(span) if span.0 > MAX_WALL_WAIT => {
+                return Err(format!(
+                    "skip:needs the virtual clock (wait of {})",
+                    span_text(span.0)
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The skip for injected device delays longer than [`MAX_WALL_WAIT`].
+fn delay_check(profile: &DeviceProfile) -> Result<(), String> {
+    for fault in &profile.faults {
+        if let Some(FaultAction::Delay(d)) = &fault.action
+            && d.0 > MAX_WALL_WAIT
+        {
+            return Err(format!(
+                "skip:needs the virtual clock (an injected device delay of {})",
+                span_text(d.0)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Says that a transcript snapshot is not compared on the wall clock.
+fn transcript_note(scenario: &Scenario, obs: &mut Observation) {
+    if scenario.expect.transcript.is_some() {
+        obs.notes.push(
+            "expect.transcript not compared: the transcript is deterministic only on the \
+             virtual clock (in-process)"
+                .to_owned(),
+        );
+    }
+}
+
+/// `24h`, `90m`, `40s` or `1500ms`.
+fn span_text(d: Duration) -> String {
+    let ms = d.as_millis();
+    match ms {
+        0 => "0s".to_owned(),
+        _ if ms.is_multiple_of(3_600_000) => format!("{}h", ms / 3_600_000),
+        _ if ms.is_multiple_of(60_000) => format!("{}m", ms / 60_000),
+        _ if ms.is_multiple_of(1000) => format!("{}s", ms / 1000),
+        _ => format!("{ms}ms"),
+    }
+}
+
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the wall-clock backend really waits for a short `wait` step"
+)]
+fn wall_sleep(d: Duration) {
+    std::thread::sleep(d);
+}
+
+/// Runs the service point's actions over TCP on the wall clock.
+fn run_actions(
+    site: &mut SiteParts,
+    rng: &mut rand_chacha::ChaCha8Rng,
+    results: &mut Vec<SessionResult>,
+    actions: &[Action],
+) {
+    for action in actions {
+        if let Some(result) = session::run_action(
+            &mut site.sp,
+            action,
+            &site.identities,
+            &mut TcpConnector,
+            &SystemClock,
+            &mut site.directory,
+            &mut site.ca,
+            rng,
+        ) {
+            inprocess::record_result(&mut site.sp, result, results);
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// What the harness sees of the served devices: their events and open connections.
+#[derive(Debug, Default)]
+struct Monitor {
+    events: Vec<DeviceEvent>,
+    dropped: usize,
+    open: usize,
+}
+
+impl Monitor {
+    fn push(&mut self, events: Vec<DeviceEvent>) {
+        let room = MAX_EVENTS.saturating_sub(self.events.len());
+        self.dropped += events.len().saturating_sub(room);
+        self.events.extend(events.into_iter().take(room));
+    }
+}
+
+/// A device served by the shell and reachable by the harness: every call goes to the shared
+/// `Device`, and its events are moved to the [`Monitor`] under the device's lock (so they keep
+/// their order whoever drives the device). Hellos are not sent by the shell: the flow's
+/// `hellos` step sends them.
+struct SharedDevice {
+    device: Arc<Mutex<Device>>,
+    monitor: Arc<Mutex<Monitor>>,
+}
+
+impl SharedDevice {
+    fn with<R>(&self, f: impl FnOnce(&mut Device) -> R) -> R {
+        with_device(&self.device, &self.monitor, f)
+    }
+}
+
+/// Runs `f` on the device, then moves its events to the monitor.
+fn with_device<R>(
+    device: &Mutex<Device>,
+    monitor: &Mutex<Monitor>,
+    f: impl FnOnce(&mut Device) -> R,
+) -> R {
+    let mut d = lock(device);
+    let r = f(&mut d);
+    let events = d.drain_events();
+    if !events.is_empty() {
+        lock(monitor).push(events);
+    }
+    r
+}
+
+impl DeviceCore for SharedDevice {
+    type Connection = DeviceConnection;
+
+    fn accept(
+        &mut self,
+        listener: Listener,
+        local: SocketAddr,
+        peer: SocketAddr,
+        now: Timestamp,
+    ) -> Result<DeviceConnection, String> {
+        let conn = self.with(|d| DeviceCore::accept(d, listener, local, peer, now));
+        if conn.is_ok() {
+            lock(&self.monitor).open += 1;
+        }
+        conn
+    }
+
+    fn receive(&mut self, conn: &mut DeviceConnection, bytes: &[u8], now: Timestamp) -> Output {
+        self.with(|d| DeviceCore::receive(d, conn, bytes, now))
+    }
+
+    fn peer_closed(&mut self, conn: &mut DeviceConnection, now: Timestamp) -> Output {
+        let out = self.with(|d| DeviceCore::peer_closed(d, conn, now));
+        let mut m = lock(&self.monitor);
+        m.open = m.open.saturating_sub(1);
+        out
+    }
+
+    fn next_hello_due(&self) -> Option<Timestamp> {
+        None
+    }
+
+    fn poll_hello(&mut self, _now: Timestamp) -> Option<Beacon> {
+        None
+    }
+
+    fn drain_event_lines(&mut self, _out: &mut Vec<String>) {
+        self.with(|_| ());
+    }
+}
+
+/// One served device.
+struct Served {
+    device: Arc<Mutex<Device>>,
+    uuid: DeviceUuid,
+    ip: IpAddr,
+    http: SocketAddr,
+    tls: SocketAddr,
+}
+
+/// The runtime and the devices it serves; dropping it stops them and shuts the runtime down
+/// (also when a scenario ends early with an error).
+struct Shell {
+    runtime: Option<tokio::runtime::Runtime>,
+    running: Vec<RunningDevice>,
+}
+
+impl Drop for Shell {
+    fn drop(&mut self) {
+        let running = std::mem::take(&mut self.running);
+        if let Some(runtime) = self.runtime.take() {
+            runtime.block_on(async {
+                for device in running {
+                    let _ = tokio::time::timeout(Duration::from_secs(5), device.shutdown()).await;
+                }
+            });
+            runtime.shutdown_timeout(Duration::from_secs(2));
+        }
+    }
+}
+
+impl Shell {
+    fn runtime(&self) -> Result<&tokio::runtime::Runtime, String> {
+        self.runtime
+            .as_ref()
+            .ok_or_else(|| "runtime gone".to_owned())
+    }
+}
+
+/// A site and its devices on loopback sockets.
+struct Loopback {
+    shell: Shell,
+    devices: Vec<Served>,
+    monitor: Arc<Mutex<Monitor>>,
+    listener: Option<HelloListener>,
+    site: SiteParts,
+    rng: rand_chacha::ChaCha8Rng,
+    results: Vec<SessionResult>,
+    hellos: HelloObs,
+    notes: Vec<String>,
+    start: Timestamp,
+}
+
+impl Loopback {
+    /// Binds and serves every device, points the imported records at them, and binds the Hello
+    /// listener if the flow has a `hellos` step.
+    fn start(
+        mut env: Environment,
+        profiles: Vec<DeviceProfile>,
+        seed: u64,
+        flow: &[FlowStep],
+    ) -> Result<Self, String> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("conformance-net")
+            .enable_all()
+            .build()
+            .map_err(|e| format!("tokio runtime: {e}"))?;
+        let mut shell = Shell {
+            runtime: Some(runtime),
+            running: Vec::new(),
+        };
+        let fleet = profiles.len() > 1;
+        let clock = SystemClock;
+        let start = clock.now();
+        let monitor = Arc::new(Mutex::new(Monitor::default()));
+        let listener = if flow.iter().any(|s| matches!(s, FlowStep::Hellos(_))) {
+            Some(
+                HelloListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+                    .map_err(|e| format!("binding the Hello listener: {e}"))?,
+            )
+        } else {
+            None
+        };
+        let resolvable = env.dns.provision_server_resolvable();
+        let mut devices = Vec::new();
+        for (i, mut profile) in profiles.into_iter().enumerate() {
+            let original_ip = profile.network.wired.ipv4;
+            // A fleet member listens on its own 127.1.0.x address (set by `fleet_of`).
+            let ip = match (fleet, original_ip) {
+                (true, Some(ip)) => ip,
+                _ => Ipv4Addr::LOCALHOST,
+            };
+            let any = SocketAddr::new(IpAddr::V4(ip), 0);
+            let bound = shell
+                .runtime()?
+                .block_on(Bound::bind(any, any))
+                .map_err(|e| format!("binding the device listeners on {ip}: {e}"))?;
+            let (http, tls) = (
+                bound.http_addr().map_err(|e| e.to_string())?,
+                bound.tls_addr().map_err(|e| e.to_string())?,
+            );
+            profile.ports.http = http.port();
+            profile.ports.tls = tls.port();
+            if original_ip.is_some() {
+                profile.network.wired.ipv4 = Some(ip);
+            }
+            // A Hello that would reach the service point in process (an address, or the
+            // ProvisionServer alias the site resolves) goes to the real listener.
+            if let Some(listener) = &listener
+                && profile
+                    .hello_target()
+                    .is_ok_and(|t| inprocess::hello_delivered(&t, resolvable))
+            {
+                profile.provisioning.server = Some(listener.local_addr().to_string());
+            }
+            let uuid = profile.device_uuid();
+            point_record_at(&mut env, &uuid, original_ip.map(IpAddr::V4), tls)?;
+            let mut device = Device::new(profile, None, seed.wrapping_add(i as u64), clock.now())
+                .map_err(|e| format!("device: {e}"))?;
+            device.set_bound_ports(http.port(), tls.port());
+            let device = Arc::new(Mutex::new(device));
+            let core = SharedDevice {
+                device: Arc::clone(&device),
+                monitor: Arc::clone(&monitor),
+            };
+            let options = amt_sim::net::ShellOptions {
+                hello: false,
+                label: uuid.to_string(),
+                ..amt_sim::net::ShellOptions::default()
+            };
+            let running = {
+                let _entered = shell.runtime()?.enter();
+                amt_sim::net::start(bound, core, options, None)
+            };
+            shell.running.push(running);
+            devices.push(Served {
+                device,
+                uuid,
+                ip: IpAddr::V4(ip),
+                http,
+                tls,
+            });
+        }
+        Ok(Self {
+            shell,
+            devices,
+            monitor,
+            listener,
+            site: inprocess::build_site(env)?,
+            rng: rand_chacha::ChaCha8Rng::seed_from_u64(seed),
+            results: Vec::new(),
+            hellos: HelloObs::default(),
+            notes: Vec::new(),
+            start,
+        })
+    }
+
+    fn step(&mut self, step: &FlowStep) -> Result<(), String> {
+        match step {
+            FlowStep::StartUp => {
+                let actions = self.site.sp.handle(Input::Tick {
+                    now: SystemClock.now(),
+                });
+                self.run_actions(&actions);
+            }
+            FlowStep::Hellos(HelloWindow::First) => self.hello_round()?,
+            FlowStep::Hellos(HelloWindow::Within(span)) => {
+                return Err(format!(
+                    "skip:needs the virtual clock (Hello window of {})",
+                    span_text(span.0)
+                ));
+            }
+            FlowStep::Provision => {
+                for index in 0..self.devices.len() {
+                    let served = self.devices.get(index).ok_or("no device")?;
+                    let (uuid, ip) = (served.uuid, served.ip);
+                    if let Some(action) =
+                        inprocess::direct_provision(&self.site.sp, uuid, Some(ip), &mut self.notes)?
+                    {
+                        self.run_actions(&[action]);
+                    }
+                }
+            }
+            FlowStep::InBand => {
+                for index in 0..self.devices.len() {
+                    self.in_band(index)?;
+                }
+            }
+            FlowStep::Remove(kind) => {
+                for index in 0..self.devices.len() {
+                    self.remove(index, *kind)?;
+                }
+            }
+            FlowStep::Wait(span) if span.0 <= MAX_WALL_WAIT => wall_sleep(span.0),
+            FlowStep::Wait(span) => {
+                return Err(format!(
+                    "skip:needs the virtual clock (wait of {})",
+                    span_text(span.0)
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn run_actions(&mut self, actions: &[Action]) {
+        run_actions(&mut self.site, &mut self.rng, &mut self.results, actions);
+    }
+
+    fn device(&self, index: usize) -> Result<&Served, String> {
+        self.devices
+            .get(index)
+            .ok_or_else(|| format!("no device {index}"))
+    }
+
+    /// Runs `f` on device `index` (its events go to the monitor).
+    fn with_device<R>(&self, index: usize, f: impl FnOnce(&mut Device) -> R) -> Result<R, String> {
+        let served = self.device(index)?;
+        Ok(with_device(&served.device, &self.monitor, f))
+    }
+
+    /// Sends the Hellos due now over TCP to the Hello listener and hands what arrives to the
+    /// service point; runs the sessions it starts.
+    fn hello_round(&mut self) -> Result<(), String> {
+        let runtime = self.shell.runtime()?;
+        let listener = self.listener.as_ref().ok_or("no Hello listener")?;
+        let to = listener.local_addr();
+        let resolvable = self.site.sp.env().dns.provision_server_resolvable();
+        let mut actions = Vec::new();
+        for served in &self.devices {
+            let now = SystemClock.now();
+            // The Hellos due now (a bounded number: the schedule moves on with each).
+            for _ in 0..16 {
+                let Some(beacon) =
+                    with_device(&served.device, &self.monitor, |d| d.poll_hello(now))
+                else {
+                    break;
+                };
+                self.hellos.sent += 1;
+                self.hellos.last_at = Some(now.saturating_duration_since(self.start));
+                if !inprocess::hello_delivered(&beacon.target, resolvable) {
+                    self.hellos.unresolved += 1;
+                    continue;
+                }
+                let wire = Beacon {
+                    bytes: beacon.bytes,
+                    target: BeaconTarget::Address(to),
+                };
+                if let Err(e) = runtime.block_on(amt_sim::net::hello::send(&wire, Some(served.ip)))
+                {
+                    self.notes
+                        .push(format!("Hello from {} not sent: {e}", served.uuid));
+                    continue;
+                }
+                let Some(hello) = listener.recv_timeout(HELLO_WAIT) else {
+                    self.notes.push(format!(
+                        "Hello from {} did not reach the listener within {}",
+                        served.uuid,
+                        span_text(HELLO_WAIT)
+                    ));
+                    continue;
+                };
+                self.hellos.delivered += 1;
+                let now = SystemClock.now();
+                actions.extend(
+                    self.site
+                        .sp
+                        .handle_hello_bytes(hello.from, &hello.bytes, now),
+                );
+            }
+        }
+        self.run_actions(&actions);
+        Ok(())
+    }
+
+    /// The in-band path for device `index`: HECI calls on the served device itself.
+    fn in_band(&mut self, index: usize) -> Result<(), String> {
+        let now = SystemClock.now();
+        let hashes: Vec<Thumbprint> = self
+            .with_device(index, |d| d.heci_get_hashes(now))?
+            .map_err(|e| format!("HECI: {e}"))?
+            .into_iter()
+            .filter(|h| h.active)
+            .map(|h| h.thumbprint)
+            .collect();
+        let uuid = self.device(index)?.uuid;
+        let Some(start) = inprocess::in_band_start(
+            &mut self.site.sp,
+            &self.site.identities,
+            &mut self.rng,
+            uuid,
+            &hashes,
+            now,
+            &mut self.notes,
+        ) else {
+            return Ok(());
+        };
+        self.with_device(index, |d| {
+            d.heci_set_otp(&start.otp, now)
+                .and_then(|()| d.heci_start_configuration(now))
+                .map_err(|e| format!("HECI: {e}"))
+        })??;
+        let actions = self.site.sp.handle(Input::InBandRequest {
+            uuid: start.request.uuid,
+            otp_hash: start.request.otp_hash,
+            now,
+        });
+        self.run_actions(&actions);
+        Ok(())
+    }
+
+    fn remove(&mut self, index: usize, kind: RemovalKind) -> Result<(), String> {
+        let (uuid, tls) = {
+            let served = self.device(index)?;
+            (served.uuid, served.tls)
+        };
+        match kind {
+            RemovalKind::Full => {
+                let actions = inprocess::full_removal(
+                    &mut self.site.sp,
+                    &mut self.site.directory,
+                    &mut self.site.ca,
+                    &self.results,
+                    uuid,
+                    SystemClock.now(),
+                );
+                self.run_actions(&actions);
+            }
+            RemovalKind::Partial => {
+                let password = self.site.sp.admin_password(&uuid).map(str::to_owned);
+                let env = self.site.sp.env().clone();
+                let seed = rand::RngCore::next_u64(&mut self.rng);
+                if let Err(e) = readback::partial_unprovision(
+                    &mut TcpConnector,
+                    tls,
+                    password.as_deref(),
+                    &env,
+                    seed,
+                ) {
+                    self.notes.push(format!("remove partial: {e}"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits (at most [`SETTLE`]) until the devices have closed every connection, so that the
+    /// events of the last session are all in.
+    fn settle(&self) {
+        let Ok(runtime) = self.shell.runtime() else {
+            return;
+        };
+        runtime.block_on(async {
+            let _ = tokio::time::timeout(SETTLE, async {
+                while lock(&self.monitor).open > 0 {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            })
+            .await;
+        });
+    }
+
+    fn observe(&mut self) -> Result<Observation, String> {
+        self.settle();
+        for served in &self.devices {
+            with_device(&served.device, &self.monitor, |_| ());
+        }
+        let (events, dropped, open) = {
+            let m = lock(&self.monitor);
+            (m.events.clone(), m.dropped, m.open)
+        };
+        let mut notes = std::mem::take(&mut self.notes);
+        if dropped > 0 {
+            notes.push(format!(
+                "{dropped} device events beyond {MAX_EVENTS} not kept"
+            ));
+        }
+        if open > 0 {
+            notes.push(format!(
+                "{open} device connection(s) still open after {}",
+                span_text(SETTLE)
+            ));
+        }
+        let first = self.devices.first().map(|d| d.uuid);
+        let mut obs = inprocess::observe_site(
+            &self.site.sp,
+            &self.results,
+            &self.hellos,
+            &events,
+            notes,
+            first.as_ref(),
+            self.start,
+        );
+        obs.hellos.stopped = self
+            .devices
+            .iter()
+            .all(|s| lock(&s.device).next_hello_due().is_none());
+        obs.elapsed = SystemClock.now().saturating_duration_since(self.start);
+        // The first device's end state over WS-MAN; its events are not part of the run (they
+        // reach the monitor after the copy above).
+        if let Some(served) = self.devices.first() {
+            let mebx = lock(&served.device)
+                .profile()
+                .provisioning
+                .mebx_password
+                .clone();
+            let seed = rand::RngCore::next_u64(&mut self.rng);
+            obs.device = Some(inprocess::read_back(
+                &self.site.sp,
+                &served.uuid,
+                Some(mebx),
+                &mut TcpConnector,
+                (served.http, served.tls),
+                seed,
+            ));
+        }
+        Ok(obs)
+    }
+}
+
+/// Points the imported computer `uuid` at the served device (its wired address and TLS port).
+/// A record naming another address than the device's own is not something loopback can show.
+fn point_record_at(
+    env: &mut Environment,
+    uuid: &DeviceUuid,
+    device_ip: Option<IpAddr>,
+    tls: SocketAddr,
+) -> Result<(), String> {
+    let resolve_to = env.dns.resolve_to;
+    for c in env.computers.iter_mut().filter(|c| c.uuid == *uuid) {
+        if let Some(recorded) = c.wired_ip
+            && Some(recorded) != device_ip
+        {
+            return Err(format!(
+                "skip:the imported record's address {recorded} is not the device's: the \
+                 in-process network models that"
+            ));
+        }
+        if c.wireless_ip.is_some() && resolve_to == ResolveTo::Wireless {
+            return Err(
+                "skip:the site resolves the device to its wireless address: loopback \
+                        gives each device one address (the in-process network has both)"
+                    .to_owned(),
+            );
+        }
+        c.wired_ip = Some(tls.ip());
+        c.tls_port = tls.port();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use amt_sim::faults::DurationText;
+
+    #[test]
+    fn spans_print_in_their_largest_whole_unit() {
+        assert_eq!(span_text(Duration::from_secs(86_400)), "24h");
+        assert_eq!(span_text(Duration::from_secs(5400)), "90m");
+        assert_eq!(span_text(Duration::from_secs(40)), "40s");
+        assert_eq!(span_text(Duration::from_millis(1500)), "1500ms");
+    }
+
+    #[test]
+    fn hello_windows_and_long_waits_are_skips_short_waits_are_not() {
+        let day = FlowStep::Hellos(HelloWindow::Within(DurationText(Duration::from_secs(
+            86_400,
+        ))));
+        assert_eq!(
+            wall_clock_check(&[FlowStep::StartUp, day]),
+            Err("skip:needs the virtual clock (Hello window of 24h)".to_owned())
+        );
+        let long = FlowStep::Wait(DurationText(Duration::from_secs(600)));
+        assert_eq!(
+            wall_clock_check(&[long]),
+            Err("skip:needs the virtual clock (wait of 10m)".to_owned())
+        );
+        let short = FlowStep::Wait(DurationText(Duration::from_millis(100)));
+        assert_eq!(
+            wall_clock_check(&[FlowStep::Hellos(HelloWindow::First), short]),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn the_monitor_keeps_a_bounded_number_of_events() {
+        let mut m = Monitor::default();
+        let e = DeviceEvent::new(
+            "u",
+            Timestamp::from_unix_millis(0),
+            amt_sim::events::EventKind::HelloSuppressed { reason: "x".into() },
+        );
+        m.push(vec![e.clone(); MAX_EVENTS - 1]);
+        m.push(vec![e; 3]);
+        assert_eq!((m.events.len(), m.dropped), (MAX_EVENTS, 2));
+    }
 }
