@@ -486,6 +486,7 @@ impl Loopback {
                 bound.http_addr().map_err(|e| e.to_string())?,
                 bound.tls_addr().map_err(|e| e.to_string())?,
             );
+            let original_tls_port = profile.ports.tls;
             profile.ports.http = http.port();
             profile.ports.tls = tls.port();
             if original_ip.is_some() {
@@ -501,7 +502,12 @@ impl Loopback {
                 profile.provisioning.server = Some(listener.local_addr().to_string());
             }
             let uuid = profile.device_uuid();
-            point_record_at(&mut env, &uuid, original_ip.map(IpAddr::V4), tls)?;
+            point_record_at(
+                &mut env,
+                &uuid,
+                (original_ip.map(IpAddr::V4), original_tls_port),
+                tls,
+            )?;
             let mut device = Device::new(profile, None, seed.wrapping_add(i as u64), clock.now())
                 .map_err(|e| format!("device: {e}"))?;
             device.set_bound_ports(http.port(), tls.port());
@@ -804,24 +810,37 @@ impl Loopback {
     }
 }
 
-/// Points the imported computer `uuid` at the served device (its wired address and TLS port).
-/// A record naming another address than the device's own is not something loopback can show.
+/// Translates the imported computer `uuid`'s record to the served device: its recorded wired
+/// address (when it is the device's own, `device_ip`) becomes the loopback address, its TLS port
+/// (when it is the device's, `device_tls_port`) the bound port. An unset address stays unset
+/// (the site then uses the Hello's source, as in process). A record naming another address or
+/// port than the device's, or resolving to the wireless address, is not something loopback can
+/// show: a skip.
 fn point_record_at(
     env: &mut Environment,
     uuid: &DeviceUuid,
-    device_ip: Option<IpAddr>,
+    (device_ip, device_tls_port): (Option<IpAddr>, u16),
     tls: SocketAddr,
 ) -> Result<(), String> {
     let resolve_to = env.dns.resolve_to;
     for c in env.computers.iter_mut().filter(|c| c.uuid == *uuid) {
-        if let Some(recorded) = c.wired_ip
-            && Some(recorded) != device_ip
-        {
+        if let Some(recorded) = c.wired_ip {
+            if Some(recorded) != device_ip {
+                return Err(format!(
+                    "skip:the imported record's address {recorded} is not the device's: the \
+                     in-process network models that"
+                ));
+            }
+            c.wired_ip = Some(tls.ip());
+        }
+        if c.tls_port != device_tls_port {
             return Err(format!(
-                "skip:the imported record's address {recorded} is not the device's: the \
-                 in-process network models that"
+                "skip:the imported record's TLS port {} is not the device's: the in-process \
+                 network models that",
+                c.tls_port
             ));
         }
+        c.tls_port = tls.port();
         if c.wireless_ip.is_some() && resolve_to == ResolveTo::Wireless {
             return Err(
                 "skip:the site resolves the device to its wireless address: loopback \
@@ -829,8 +848,6 @@ fn point_record_at(
                     .to_owned(),
             );
         }
-        c.wired_ip = Some(tls.ip());
-        c.tls_port = tls.port();
     }
     Ok(())
 }
