@@ -141,19 +141,7 @@ fn check(
     }
     for keyword in ["anyOf", "oneOf"] {
         if let Some(branches) = schema.get(keyword).and_then(Value::as_array) {
-            let mut best: Option<Vec<Mismatch>> = None;
-            for sub in branches {
-                let mut found = Vec::new();
-                check(root, sub, doc, path, depth + 1, &mut found);
-                if found.is_empty() {
-                    best = None;
-                    break;
-                }
-                if best.as_ref().is_none_or(|b| found.len() < b.len()) {
-                    best = Some(found);
-                }
-            }
-            out.extend(best.unwrap_or_default());
+            check_alternatives(root, branches, doc, path, depth, out);
         }
     }
     match schema.get("type") {
@@ -217,6 +205,89 @@ fn check(
             }
         }
         _ => {}
+    }
+}
+
+/// `anyOf`/`oneOf`: fine if some branch fits. Otherwise, if some branch got past the shape of
+/// this node (its mismatches are deeper), its mismatches are the useful ones (fewest wins);
+/// else one mismatch lists what would have fitted.
+fn check_alternatives(
+    root: &Value,
+    branches: &[Value],
+    doc: &Value,
+    path: &str,
+    depth: usize,
+    out: &mut Vec<Mismatch>,
+) {
+    let mut deeper: Option<Vec<Mismatch>> = None;
+    for sub in branches {
+        let mut found = Vec::new();
+        check(root, sub, doc, path, depth + 1, &mut found);
+        if found.is_empty() {
+            return;
+        }
+        if found.iter().any(|m| m.path != path)
+            && deeper.as_ref().is_none_or(|b| found.len() < b.len())
+        {
+            deeper = Some(found);
+        }
+    }
+    match deeper {
+        Some(found) => out.extend(found),
+        None => {
+            let mut expected = Vec::new();
+            for sub in branches {
+                describe(root, sub, depth + 1, &mut expected);
+            }
+            push(
+                out,
+                path,
+                format!("{doc} fits none of: {}", expected.join(", ")),
+            );
+        }
+    }
+}
+
+/// Short descriptions of what a schema accepts (`"wired"`, `string`, `{delay}`), flattening
+/// `$ref`s and alternatives.
+fn describe(root: &Value, schema: &Value, depth: usize, into: &mut Vec<String>) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    let Some(map) = schema.as_object() else {
+        into.push(schema.to_string());
+        return;
+    };
+    if let Some(target) = map
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_prefix('#'))
+        .and_then(|pointer| root.pointer(pointer))
+    {
+        return describe(root, target, depth + 1, into);
+    }
+    for keyword in ["anyOf", "oneOf"] {
+        if let Some(branches) = map.get(keyword).and_then(Value::as_array) {
+            for sub in branches {
+                describe(root, sub, depth + 1, into);
+            }
+            return;
+        }
+    }
+    if let Some(constant) = map.get("const") {
+        into.push(constant.to_string());
+    } else if let Some(values) = map.get("enum").and_then(Value::as_array) {
+        into.extend(values.iter().map(Value::to_string));
+    } else if let Some(properties) = map.get("properties").and_then(Value::as_object) {
+        let keys: Vec<&str> = properties.keys().map(String::as_str).collect();
+        into.push(format!("{{{}}}", keys.join(", ")));
+    } else if let Some(t) = map.get("type") {
+        into.push(match t {
+            Value::String(t) => t.clone(),
+            other => other.to_string(),
+        });
+    } else {
+        into.push("anything".to_owned());
     }
 }
 
@@ -509,7 +580,10 @@ mod tests {
                 "faults: [ { on: { method: X }, do: explode } ]\n",
                 "faults[0].do",
             ),
-            ("faults: [ { do: { delay: true } } ]\n", "faults[0].do"),
+            (
+                "faults: [ { do: { delay: true } } ]\n",
+                "faults[0].do.delay",
+            ),
             ("hash_active_typo: []\n", "hash_active_typo"),
             ("hello: { offsets: [0s, {}] }\n", "hello.offsets[1]"),
         ];
@@ -524,6 +598,32 @@ mod tests {
                 "{text:?}"
             );
         }
+        Ok(())
+    }
+
+    #[test]
+    fn mismatch_messages_name_what_would_fit() -> TestResult {
+        let schema = profile_schema();
+        let found = mismatches(&schema, &yaml("hello: { schedule: weekly }\n")?);
+        assert_eq!(
+            found.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            [r#"hello.schedule: "weekly" fits none of: "configmgr-24h", "six-hours", null"#]
+        );
+        let found = mismatches(&schema, &yaml("faults: [ { do: explode } ]\n")?);
+        assert_eq!(
+            found.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            [concat!(
+                r#"faults[0].do: "explode" fits none of: {return_value}, "close_connection", "#,
+                r#""close_before_response", "close_after_response", "empty_body", {delay}, "#,
+                r#"{http_status}, null"#
+            )]
+        );
+        // A branch that got past the shape reports the deeper mismatch.
+        let found = mismatches(&schema, &yaml("faults: [ { do: { delay: true } } ]\n")?);
+        assert_eq!(
+            found.iter().map(|m| m.path.as_str()).collect::<Vec<_>>(),
+            ["faults[0].do.delay"]
+        );
         Ok(())
     }
 
