@@ -403,6 +403,9 @@ mod tests {
                 "uuid",
             ]
         );
+        // The default draft (2020-12) works too.
+        let latest = schemars::schema_for!(DeviceProfile);
+        assert!(latest.get("$defs").is_some());
         // Every field has a default: nothing is required at the top.
         assert!(schema.get("required").is_none());
         // Doc comments become descriptions.

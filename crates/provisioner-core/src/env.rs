@@ -768,6 +768,43 @@ mod tests {
     }
 
     #[test]
+    fn environment_and_profile_share_one_generator_without_name_clashes() {
+        // The conformance harness embeds both in one scenario schema.
+        let mut generator = schemars::generate::SchemaSettings::draft07().into_generator();
+        let env = generator.subschema_for::<Environment>();
+        let profile = generator.subschema_for::<amt_sim::profile::DeviceProfile>();
+        assert_eq!(
+            env.get("$ref"),
+            Some(&Value::from("#/definitions/Environment"))
+        );
+        assert_eq!(
+            profile.get("$ref"),
+            Some(&Value::from("#/definitions/DeviceProfile"))
+        );
+        let names: Vec<&String> = generator.definitions().keys().collect();
+        for name in [
+            "Dhcp",
+            "DhcpOptions",
+            "Dns",
+            "Network",
+            "LogConfig",
+            "FaultSpec",
+        ] {
+            assert!(names.iter().any(|n| *n == name), "{name}: {names:?}");
+        }
+        // schemars renames clashing definitions `Name2`, `Name3`, …
+        assert!(
+            names
+                .iter()
+                .all(|n| !n.ends_with(|c: char| c.is_ascii_digit())),
+            "{names:?}"
+        );
+        // The default draft (2020-12) works too.
+        let latest = schemars::schema_for!(Environment);
+        assert!(latest.get("$defs").is_some());
+    }
+
+    #[test]
     fn deny_unknown_fields_becomes_additional_properties_false() -> TestResult {
         let schema = draft07::<Environment>();
         assert_eq!(
