@@ -2,3 +2,5 @@
 //! (in-process on a virtual clock, over loopback sockets, or against a real device), and reports.
 //!
 //! Not built yet beyond this crate and its binary's `--help`; it comes with its own issue.
+
+pub mod explain;
