@@ -129,6 +129,21 @@ pub fn catalog_entries() -> Result<&'static [CatalogEntry], EntriesError> {
     ENTRIES.as_deref().map_err(Clone::clone)
 }
 
+/// The entry with this id (`A-18`); `None` if there is none or the table is invalid.
+pub fn lookup_entry(id: &str) -> Option<&'static CatalogEntry> {
+    catalog_entries().ok()?.iter().find(|e| e.id == id)
+}
+
+/// The entries a free-text source names as whole words (`error-catalog A-02/A-03` → ),
+/// for checking a scenario's `source`. Empty if the table is invalid.
+pub fn entries_named_in(source: &str) -> Vec<&'static CatalogEntry> {
+    catalog_entries()
+        .unwrap_or(&[])
+        .iter()
+        .filter(|e| names_token(source, &e.id))
+        .collect()
+}
+
 /// The error-catalog entry id of a catalog text id: `A-18.isc` → `A-18`, `A-06` → `A-06`,
 /// `hello.received` → `None`.
 pub fn entry_key(text_id: &str) -> Option<&str> {
@@ -263,7 +278,7 @@ pub struct Suggestion {
 /// What `explain` found for one line: [`fmt::Display`] is the human output, [`Serialize`] the JSON.
 #[derive(Clone, Debug, Eq, PartialEq, Serialize)]
 pub struct Explanation {
-    /// The line as given.
+    /// The line as given (its first [`MAX_INPUT_CHARS`] characters).
     pub input: String,
     /// The framing found (of the first framed line, for a multi-line paste).
     pub framing: Framing,
@@ -340,7 +355,7 @@ pub fn explain(input: &str, scenarios: &[ScenarioRef]) -> Explanation {
         (Vec::new(), Vec::new())
     };
     Explanation {
-        input: input.to_owned(),
+        input: bounded,
         framing,
         component,
         message,
@@ -540,6 +555,9 @@ fn find_matches(query: &Query, message: &str) -> Vec<Found> {
         } else if let Some(values) = align(&query.loose, &normalize(&template), fold, min_pairs) {
             full.push((text, MatchKind::Tolerant, named(&names, values)));
         }
+    }
+    if full.iter().any(|(_, kind, _)| *kind == MatchKind::Exact) {
+        full.retain(|(_, kind, _)| *kind == MatchKind::Exact);
     }
     if !full.is_empty() {
         return full;
@@ -956,48 +974,83 @@ fn scenario_lines(
     Ok(())
 }
 
-impl fmt::Display for TextMatch {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let place = format!(
+impl TextMatch {
+    /// `amtopmgr.log, SP1 and SP2; exact match`.
+    fn place(&self) -> String {
+        format!(
             "{}, {}; {}",
             files_text(&self.files),
             versions_text(self.versions),
             self.kind.describe()
-        );
-        let text_line = format!(
+        )
+    }
+
+    /// `A-18.isc, verbatim, quoted in the German doc [V-de]; source: …`.
+    fn text_line(&self) -> String {
+        format!(
             "{}, {}; source: {}",
             self.text_id,
             wording_text(self.wording),
             self.text_source
-        );
+        )
+    }
+
+    /// The `values:` field, if any value was recovered.
+    fn values_field(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.values.is_empty() {
+            return Ok(());
+        }
         let values = self
             .values
             .iter()
             .map(|v| format!("{} = {}", v.name, v.value))
             .collect::<Vec<_>>()
             .join(", ");
-        if self.entries.is_empty() {
-            writeln!(f, "{}: not an error-catalog entry ({place})", self.text_id)?;
-            field(f, "text", &text_line)?;
-            if !values.is_empty() {
-                field(f, "values", &values)?;
-            }
-            return scenario_lines(f, &self.scenarios, None);
-        }
-        for m in &self.entries {
-            let e = &m.entry;
-            writeln!(f, "{} {}: {} ({place})", e.id, e.name, e.title)?;
-            field(f, "text", &text_line)?;
-            if !values.is_empty() {
-                field(f, "values", &values)?;
-            }
-            field(f, "cause", &e.cause)?;
-            field(f, "fix", &e.fix)?;
-            field(f, "source", &e.source)?;
-            scenario_lines(f, &m.scenarios, Some(&e.id))?;
-        }
-        Ok(())
+        field(f, "values", &values)
     }
+}
+
+/// A text outside the error catalog.
+fn write_other(f: &mut fmt::Formatter<'_>, m: &TextMatch) -> fmt::Result {
+    writeln!(
+        f,
+        "{}: not an error-catalog entry ({})",
+        m.text_id,
+        m.place()
+    )?;
+    field(f, "text", &m.text_line())?;
+    m.values_field(f)?;
+    scenario_lines(f, &m.scenarios, None)
+}
+
+/// One error-catalog entry with the matched texts that belong to it.
+fn write_entry(f: &mut fmt::Formatter<'_>, m: &EntryMatch, texts: &[&TextMatch]) -> fmt::Result {
+    let e = &m.entry;
+    match texts {
+        [one] => {
+            writeln!(f, "{} {}: {} ({})", e.id, e.name, e.title, one.place())?;
+            field(f, "text", &one.text_line())?;
+            one.values_field(f)?;
+        }
+        _ => {
+            writeln!(f, "{} {}: {}", e.id, e.name, e.title)?;
+            for t in texts {
+                let line = format!(
+                    "{} ({}); {}; source: {}",
+                    t.text_id,
+                    t.place(),
+                    wording_text(t.wording),
+                    t.text_source
+                );
+                field(f, "text", &line)?;
+                t.values_field(f)?;
+            }
+        }
+    }
+    field(f, "cause", &e.cause)?;
+    field(f, "fix", &e.fix)?;
+    field(f, "source", &e.source)?;
+    scenario_lines(f, &m.scenarios, Some(&e.id))
 }
 
 impl fmt::Display for Explanation {
@@ -1020,8 +1073,24 @@ impl fmt::Display for Explanation {
         if self.wildcards && !self.matches.is_empty() {
             writeln!(f, "placeholders in the line were taken as wildcards")?;
         }
+        // Each entry once, with all its matched texts (A-02.sp1 and A-02.sp2 under A-02).
+        let mut written: Vec<&str> = Vec::new();
         for m in &self.matches {
-            write!(f, "{m}")?;
+            if m.entries.is_empty() {
+                write_other(f, m)?;
+            }
+            for em in &m.entries {
+                if written.contains(&em.entry.id.as_str()) {
+                    continue;
+                }
+                written.push(&em.entry.id);
+                let texts: Vec<&TextMatch> = self
+                    .matches
+                    .iter()
+                    .filter(|t| t.entries.iter().any(|x| x.entry.id == em.entry.id))
+                    .collect();
+                write_entry(f, em, &texts)?;
+            }
         }
         if self.matches.is_empty() {
             writeln!(f, "no catalog text matches {:?}", self.message)?;
