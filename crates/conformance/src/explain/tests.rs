@@ -555,3 +555,80 @@ fn entries_can_be_looked_up_and_found_in_sources() {
 fn human_output_for_a_line_shared_by_two_entries_and_two_texts() {
     insta::assert_snapshot!(explain("Error: Device internal error.", &scenarios()).to_string());
 }
+
+#[test]
+fn every_catalog_text_explains_back_from_its_framed_line() {
+    for text in CATALOG {
+        let names = text.placeholders();
+        assert_eq!(
+            template_tokens(text.template)
+                .iter()
+                .filter(|t| matches!(t, Tok::Any(Some(_))))
+                .count(),
+            names.len(),
+            "{}: same placeholder rule as the log catalog",
+            text.id
+        );
+        let owned: Vec<(&str, String)> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (*n, format!("v{i}-{n}")))
+            .collect();
+        let args: Vec<(&str, &str)> = owned.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let mut logs = Logs::new(LogConfig::default());
+        assert_eq!(
+            logs.emit(text.id, &args, Timestamp::EPOCH),
+            Ok(()),
+            "{}",
+            text.id
+        );
+        let lines = logs.lines(text.file);
+        let line = lines.last().map_or("", String::as_str);
+        let e = explain(line, &[]);
+        let m = e.matches.iter().find(|m| m.text_id == text.id);
+        assert_eq!(
+            m.map(|m| m.kind),
+            Some(MatchKind::Exact),
+            "{}: {line}",
+            text.id
+        );
+        let found: Vec<(&str, String)> = m.map_or_else(Vec::new, |m| {
+            m.values
+                .iter()
+                .map(|v| (v.name.as_str(), v.value.clone()))
+                .collect()
+        });
+        assert_eq!(found, owned, "{}", text.id);
+        assert_eq!(
+            m.map(|m| m.entries.is_empty()),
+            Some(entry_key(text.id).is_none()),
+            "{}",
+            text.id
+        );
+    }
+}
+
+#[test]
+fn odd_inputs_never_panic() {
+    for line in [
+        "",
+        "{",
+        "<",
+        "}{",
+        "<<>>",
+        "…",
+        "....",
+        "$$<",
+        "x  $$<A><B><thread=",
+        "<![LOG[",
+        "<![LOG[]LOG]!>",
+        "é ü ß 漢字 {uuid} <ip> ... Error: 🙂",
+        "\r\n\r\n",
+        "**** Error {hex",
+    ] {
+        let e = explain(line, &scenarios());
+        let shown = e.to_string();
+        assert!(!shown.is_empty(), "{line:?}");
+        assert!(serde_json::to_string(&e).is_ok(), "{line:?}");
+    }
+}
