@@ -1,20 +1,255 @@
-//! The `amt-conformance` command line. Only `--help` and `--version` exist yet: no subcommand is built.
+//! The `amt-conformance` command line: `run`, `list`, `explain`, `schema`.
+//!
+//! Exit codes (PRODUCT.md §6): 0 every scenario passed (skipped ones allowed), 1 a scenario
+//! failed, 2 invalid input (a scenario that does not load, a bad argument, a scenario that could
+//! not be run).
 
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
+use clap::{Parser, Subcommand, ValueEnum};
+use conformance::expect::Snapshots;
+use conformance::runner::{Backend, RunOptions, ScenarioReport};
+use conformance::{bundle, catalog, report, scenario};
 
-/// Conformance harness: runs YAML scenarios of AMT provisioning against the virtual device or a real one.
-///
-/// No subcommand is implemented yet; they arrive with the issues that build this part
-/// (see ARCHITECTURE.md for the plan).
+/// Conformance harness: runs YAML scenarios of AMT provisioning (every documented failure and the
+/// successful flows) against the virtual device in-process, over loopback sockets, or against a
+/// real device.
 #[derive(Debug, Parser)]
 #[command(name = "amt-conformance", version)]
-struct Cli {}
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run scenarios (default: the catalog in scenarios/). Exit 0 all passed, 1 a scenario
+    /// failed, 2 invalid input.
+    Run(RunArgs),
+    /// List the scenarios (id, source, title).
+    List {
+        /// Scenario files, directories or bundles.
+        paths: Vec<PathBuf>,
+        /// Only scenarios whose id, title or source contains TEXT (or `tag:NAME`).
+        #[arg(long, value_name = "TEXT")]
+        filter: Option<String>,
+    },
+    /// Find the error-catalog entries a log line belongs to: cause, fix, scenario to run.
+    Explain {
+        /// The log line (a message, or a whole amtopmgr/amtproxymgr/oobmgmt line).
+        line: String,
+        /// Scenario directories to search for matching scenarios (default: scenarios/).
+        #[arg(long = "scenarios", value_name = "DIR")]
+        scenarios: Vec<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Print the JSON Schema of the scenario format.
+    Schema,
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// Scenario files, directories or repro bundles (default: scenarios/).
+    paths: Vec<PathBuf>,
+    /// Only scenarios whose id, title or source contains TEXT (or `tag:NAME`).
+    #[arg(long, value_name = "TEXT")]
+    filter: Option<String>,
+    /// Report format on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// Write transcripts (every scenario) and repro bundles (failed ones) here.
+    #[arg(long, value_name = "DIR")]
+    report_dir: Option<PathBuf>,
+    /// Run over loopback sockets (amt-sim's network shell, the service point over TCP).
+    #[arg(long, conflicts_with = "device")]
+    network: bool,
+    /// Run the device-side checks against an external device (its TLS port); scenarios that
+    /// need device control are skipped, with the reason.
+    #[arg(long, value_name = "HOST:PORT")]
+    device: Option<SocketAddr>,
+    /// Admin password of the external device, if it is already provisioned.
+    #[arg(long, env = "AMT_CONFORMANCE_ADMIN_PASSWORD", requires = "device")]
+    admin_password: Option<String>,
+    /// Worker threads (default: one per core).
+    #[arg(long, short = 'j')]
+    jobs: Option<usize>,
+    /// Rewrite transcript snapshots instead of comparing them (also AMT_CONFORMANCE_UPDATE=1).
+    #[arg(long)]
+    update_snapshots: bool,
+}
+
+#[derive(Clone, Copy, Debug, Eq, PartialEq, ValueEnum)]
+enum Format {
+    Human,
+    Json,
+    Junit,
+}
 
 fn main() -> ExitCode {
-    let _cli = Cli::parse();
-    let help = Cli::command().render_long_help();
-    eprintln!("{help}\nerror: no subcommand is implemented yet");
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run(args) => run(args),
+        Command::List { paths, filter } => list(paths, filter.as_deref()),
+        Command::Explain {
+            line,
+            scenarios,
+            format,
+        } => explain(&line, scenarios, format),
+        Command::Schema => {
+            let schema = scenario::json_schema();
+            match serde_json::to_string_pretty(&schema) {
+                Ok(text) => {
+                    println!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+    }
+}
+
+fn or_default(paths: Vec<PathBuf>) -> Vec<PathBuf> {
+    if paths.is_empty() {
+        vec![catalog::default_dir()]
+    } else {
+        paths
+    }
+}
+
+/// Loads scenarios; prints load errors. `None` = invalid input (exit 2).
+fn load(paths: Vec<PathBuf>, filter: Option<&str>) -> Option<Vec<scenario::LoadedScenario>> {
+    let files = match catalog::scenario_files(&or_default(paths)) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return None;
+        }
+    };
+    let (mut loaded, errors) = catalog::load_all(&files);
+    for e in &errors {
+        eprintln!("error: {e}");
+    }
+    let dups = catalog::duplicate_ids(&loaded);
+    for d in &dups {
+        eprintln!("error: {d}");
+    }
+    if !errors.is_empty() || !dups.is_empty() {
+        return None;
+    }
+    if let Some(f) = filter {
+        loaded.retain(|s| catalog::matches_filter(&s.scenario, f));
+    }
+    if loaded.is_empty() {
+        eprintln!("error: no scenario to run");
+        return None;
+    }
+    Some(loaded)
+}
+
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the CLI shell measures the run's wall time for the report"
+)]
+fn run(args: RunArgs) -> ExitCode {
+    let started = std::time::Instant::now();
+    let Some(scenarios) = load(args.paths, args.filter.as_deref()) else {
+        return ExitCode::from(2);
+    };
+    let update =
+        args.update_snapshots || std::env::var("AMT_CONFORMANCE_UPDATE").is_ok_and(|v| v == "1");
+    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false");
+    let mut options = RunOptions {
+        backend: match (args.network, args.device) {
+            (true, _) => Backend::Network,
+            (false, Some(addr)) => Backend::Device(addr),
+            (false, None) => Backend::InProcess,
+        },
+        snapshots: if update {
+            Snapshots::Update
+        } else if ci {
+            Snapshots::Strict
+        } else {
+            Snapshots::Compare
+        },
+        admin_password: args.admin_password,
+        ..RunOptions::default()
+    };
+    if let Some(j) = args.jobs {
+        options.jobs = j.max(1);
+    }
+    let human = args.format == Format::Human;
+    if human {
+        eprintln!(
+            "running {} scenario(s), backend {}, {} worker(s)",
+            scenarios.len(),
+            options.backend.name(),
+            options.jobs
+        );
+    }
+    let progress = |r: &ScenarioReport, done: usize, total: usize| {
+        if human {
+            eprintln!("{}", report::progress_line(r, done, total));
+        }
+    };
+    let reports = conformance::runner::run_all(&scenarios, &options, &progress);
+    let summary = report::Summary::of(&reports, started.elapsed());
+    let out = match args.format {
+        Format::Human => report::human(&reports, &summary),
+        Format::Json => report::json(&reports, &summary, options.backend.name()),
+        Format::Junit => report::junit(&reports, &summary, options.backend.name()),
+    };
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{out}");
+    if let Some(dir) = &args.report_dir {
+        if let Err(e) = report::write_transcripts(&dir.join("transcripts"), &reports) {
+            eprintln!("error: writing transcripts to {}: {e}", dir.display());
+            return ExitCode::from(2);
+        }
+        for (loaded, r) in scenarios.iter().zip(&reports) {
+            if matches!(r.verdict, conformance::runner::Verdict::Failed { .. }) {
+                match bundle::write(&dir.join("bundles"), loaded, r) {
+                    Ok(path) => eprintln!(
+                        "repro bundle of {}: {} (replay: amt-conformance run {})",
+                        r.id,
+                        path.display(),
+                        path.display()
+                    ),
+                    Err(e) => eprintln!("error: bundle of {}: {e}", r.id),
+                }
+            }
+        }
+    }
+    ExitCode::from(summary.exit_code())
+}
+
+fn list(paths: Vec<PathBuf>, filter: Option<&str>) -> ExitCode {
+    let Some(scenarios) = load(paths, filter) else {
+        return ExitCode::from(2);
+    };
+    let width = scenarios
+        .iter()
+        .map(|s| s.scenario.id.len())
+        .max()
+        .unwrap_or(0);
+    for s in &scenarios {
+        println!(
+            "{:<width$}  {:<22}  {}",
+            s.scenario.id, s.scenario.source, s.scenario.title
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+fn explain(line: &str, scenarios: Vec<PathBuf>, format: Format) -> ExitCode {
+    let _ = (line, scenarios, format);
+    eprintln!("error: explain is not built yet");
     ExitCode::from(2)
 }

@@ -1,0 +1,142 @@
+//! What a scenario run produced: sessions, logs, Hellos, the device's wire events, the device's
+//! end state read back over WS-MAN, and the redacted transcript. Expectations are checked
+//! against this (`expect.rs`); reports print it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use provisioner_core::events::{AmtStatus, Outcome, Step};
+use provisioner_core::logs::LogFile;
+use serde::Serialize;
+
+/// Everything observed in one run.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Observation {
+    /// The environment was refused before anything ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config_error: Option<String>,
+    /// The in-band client agent refused to start (its id).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_refusal: Option<String>,
+    /// Provisioning sessions in order (all devices).
+    pub sessions: Vec<SessionObs>,
+    /// The AMT status the site records for the first device.
+    pub amt_status: Option<AmtStatus>,
+    /// Log files: messages and framed lines.
+    pub logs: BTreeMap<LogFile, LogObs>,
+    /// Error-catalog line ids written (any file).
+    pub documented: BTreeSet<String>,
+    /// Hello counts and timing.
+    pub hellos: HelloObs,
+    /// The device side of the wire.
+    pub wire: WireObs,
+    /// The first device's end state, read back over WS-MAN.
+    pub device: Option<DeviceObs>,
+    /// Virtual (or real) time the flow took.
+    pub elapsed: Duration,
+    /// The redacted transcript (events of both sides and log lines, in time order).
+    #[serde(skip)]
+    pub transcript: String,
+    /// Steps skipped and why (e.g. a Hello window in network mode).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// One provisioning session's result (passwords left out).
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct SessionObs {
+    /// Device UUID.
+    pub uuid: String,
+    /// Provisioned or failed.
+    pub outcome: Outcome,
+    /// The failing step.
+    pub failed_step: Option<Step>,
+    /// The AMT status reported.
+    pub amt_status: AmtStatus,
+    /// The error id and text.
+    pub error: Option<String>,
+}
+
+/// One log file.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct LogObs {
+    /// Messages (the text before the framing).
+    pub messages: Vec<String>,
+    /// Framed lines as written to the file.
+    pub lines: Vec<String>,
+}
+
+/// Hellos of every device.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct HelloObs {
+    /// Hellos sent.
+    pub sent: usize,
+    /// Hellos that reached the service point.
+    pub delivered: usize,
+    /// Hellos whose target name did not resolve.
+    pub unresolved: usize,
+    /// Hellos the service point discarded.
+    pub discarded: usize,
+    /// Time of the last Hello after the start.
+    pub last_at: Option<Duration>,
+    /// No device has a Hello due any more.
+    pub stopped: bool,
+}
+
+/// The device side of the wire (all devices), from their event logs.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct WireObs {
+    /// TLS handshakes: `ok` or the refusal id.
+    pub tls: Vec<String>,
+    /// HTTP requests answered.
+    pub http_requests: usize,
+    /// Refused TCP connections (reason ids).
+    pub refused_connections: Vec<String>,
+    /// Requests refused by digest authentication.
+    pub auth_failures: usize,
+    /// WS-MAN calls answered with 200, as `Class.Action`.
+    pub calls: Vec<String>,
+}
+
+/// The device's end state.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct DeviceObs {
+    /// `pre`, `in`, `post`, or `None` when unreadable.
+    pub provisioning_state: Option<String>,
+    /// `AMT_GeneralSettings.HostName`.
+    pub host_name: Option<String>,
+    /// `AMT_GeneralSettings.DomainName`.
+    pub domain_name: Option<String>,
+    /// Why the read-back failed.
+    pub error: Option<String>,
+}
+
+impl Observation {
+    /// The last session.
+    pub fn last_session(&self) -> Option<&SessionObs> {
+        self.sessions.last()
+    }
+
+    /// The outcome name: `provisioned`, `failed`, `no-session`, `client-refused`,
+    /// `config-error`.
+    pub fn outcome_name(&self) -> &'static str {
+        if self.config_error.is_some() {
+            return "config-error";
+        }
+        if self.client_refusal.is_some() {
+            return "client-refused";
+        }
+        // Per device, its last session counts; a fleet is provisioned when every device is.
+        let mut last: BTreeMap<&str, Outcome> = BTreeMap::new();
+        for s in &self.sessions {
+            last.insert(&s.uuid, s.outcome);
+        }
+        if last.is_empty() {
+            "no-session"
+        } else if last.values().all(|o| *o == Outcome::Provisioned) {
+            "provisioned"
+        } else {
+            "failed"
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! Running scenarios: the backends (in-process on a virtual clock, loopback sockets, an external
+//! device), the parallel driver, and each scenario's verdict.
+
+pub mod inprocess;
+pub mod network;
+pub mod readback;
+pub mod transcript;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use amt_sim::events::{DeviceEvent, EventKind, TlsVerdict};
+use provisioner_core::logs::{self, LogFile, Logs};
+use serde::Serialize;
+
+use crate::expect::{self, Mismatch, Snapshots};
+use crate::observe::{LogObs, Observation};
+use crate::scenario::LoadedScenario;
+
+/// Where the scenarios run.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub enum Backend {
+    /// Devices and site in memory, on a virtual clock (default).
+    InProcess,
+    /// The device as `amt-sim`'s network shell on loopback sockets, the service point over TCP,
+    /// on the wall clock.
+    Network,
+    /// An external device at this address (its TLS port); only the checks that need no device
+    /// control run.
+    Device(SocketAddr),
+}
+
+impl Backend {
+    /// `in-process`, `network` or `device`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::InProcess => "in-process",
+            Self::Network => "network",
+            Self::Device(_) => "device",
+        }
+    }
+}
+
+/// How to run.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Where.
+    pub backend: Backend,
+    /// Transcript snapshot handling.
+    pub snapshots: Snapshots,
+    /// Worker threads (default: the number of cores).
+    pub jobs: usize,
+    /// For `--device`: the device's admin password, if it is provisioned.
+    pub admin_password: Option<String>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            backend: Backend::InProcess,
+            snapshots: Snapshots::Compare,
+            jobs: std::thread::available_parallelism().map_or(1, usize::from),
+            admin_password: None,
+        }
+    }
+}
+
+/// A scenario's verdict.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Every expectation held.
+    Passed,
+    /// Some did not.
+    Failed {
+        /// What differed.
+        mismatches: Vec<Mismatch>,
+    },
+    /// Not run in this mode.
+    Skipped {
+        /// Why.
+        reason: String,
+    },
+    /// The scenario could not be run (broken input or harness error).
+    Error {
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// One scenario's result.
+#[derive(Clone, Debug, Serialize)]
+pub struct ScenarioReport {
+    /// Scenario id.
+    pub id: String,
+    /// Its title.
+    pub title: String,
+    /// Its source.
+    pub source: String,
+    /// Its tags.
+    pub tags: Vec<String>,
+    /// The file.
+    pub path: PathBuf,
+    /// The seed used.
+    pub seed: u64,
+    /// Backend name.
+    pub backend: &'static str,
+    /// The verdict.
+    #[serde(flatten)]
+    pub verdict: Verdict,
+    /// What was observed (absent when skipped or not run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub observed: Option<Observation>,
+    /// Wall time of the run.
+    #[serde(serialize_with = "ser_ms", rename = "wall_ms")]
+    pub wall: Duration,
+}
+
+fn ser_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+impl ScenarioReport {
+    /// Whether it passed.
+    pub fn passed(&self) -> bool {
+        matches!(self.verdict, Verdict::Passed)
+    }
+}
+
+/// Runs one scenario.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the harness shell measures each scenario's wall time for the report"
+)]
+pub fn run_one(loaded: &LoadedScenario, options: &RunOptions) -> ScenarioReport {
+    let started = std::time::Instant::now();
+    let s = &loaded.scenario;
+    let result = match options.backend {
+        Backend::InProcess => inprocess::run(loaded).map(Some),
+        Backend::Network => network::run_loopback(loaded),
+        Backend::Device(addr) => match s.needs_device_control() {
+            Some(reason) => Err(format!("skip:{reason}")),
+            None => network::run_external(loaded, addr, options.admin_password.as_deref()),
+        },
+    };
+    let (verdict, observed) = match result {
+        Ok(Some(obs)) => {
+            let mismatches = expect::check(&s.expect, &obs, &loaded.base_dir, options.snapshots);
+            let verdict = if mismatches.is_empty() {
+                Verdict::Passed
+            } else {
+                Verdict::Failed { mismatches }
+            };
+            (verdict, Some(obs))
+        }
+        Ok(None) => (
+            Verdict::Skipped {
+                reason: format!("not runnable with the {} backend", options.backend.name()),
+            },
+            None,
+        ),
+        Err(e) => match e.strip_prefix("skip:") {
+            Some(reason) => (
+                Verdict::Skipped {
+                    reason: reason.to_owned(),
+                },
+                None,
+            ),
+            None => (Verdict::Error { message: e }, None),
+        },
+    };
+    ScenarioReport {
+        id: s.id.clone(),
+        title: s.title.clone(),
+        source: s.source.clone(),
+        tags: s.tags.clone(),
+        path: loaded.path.clone(),
+        seed: s.seed(),
+        backend: options.backend.name(),
+        verdict,
+        observed,
+        wall: started.elapsed(),
+    }
+}
+
+/// Runs every scenario on `options.jobs` threads; `progress` is called as each one finishes
+/// (from the worker thread). Reports come back in input order.
+pub fn run_all(
+    scenarios: &[LoadedScenario],
+    options: &RunOptions,
+    progress: &(dyn Fn(&ScenarioReport, usize, usize) + Sync),
+) -> Vec<ScenarioReport> {
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<ScenarioReport>>> = Mutex::new(vec![None; scenarios.len()]);
+    let jobs = options.jobs.clamp(1, scenarios.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(loaded) = scenarios.get(i) else {
+                        break;
+                    };
+                    let report = run_one(loaded, options);
+                    let n = done.fetch_add(1, Ordering::SeqCst) + 1;
+                    progress(&report, n, scenarios.len());
+                    let mut r = results
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    if let Some(slot) = r.get_mut(i) {
+                        *slot = Some(report);
+                    }
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// Copies the three log files into `obs` and collects the error-catalog ids written.
+pub(crate) fn fill_logs(obs: &mut Observation, logs: &Logs) {
+    for file in LogFile::ALL {
+        obs.logs.insert(
+            file,
+            LogObs {
+                messages: logs.messages(file),
+                lines: logs.lines(file),
+            },
+        );
+    }
+    obs.documented = logs
+        .all_records()
+        .filter(|r| r.id.starts_with("A-"))
+        .map(|r| r.id.to_owned())
+        .collect();
+    let _ = logs::CATALOG.len();
+}
+
+/// Summarises the devices' events into `obs.wire`.
+pub(crate) fn fill_wire(obs: &mut Observation, events: &[DeviceEvent]) {
+    for event in events {
+        match &event.kind {
+            EventKind::TlsHandshake {
+                verdict, refusal, ..
+            } => obs.wire.tls.push(match (verdict, refusal) {
+                (_, Some(r)) => r.clone(),
+                (TlsVerdict::Ok, None) => "ok".to_owned(),
+                (TlsVerdict::Refused, None) => "refused".to_owned(),
+                (TlsVerdict::Failed, None) => "failed".to_owned(),
+            }),
+            EventKind::HttpRequest {
+                action,
+                class,
+                status,
+                ..
+            } => {
+                obs.wire.http_requests += 1;
+                if *status == 200
+                    && let (Some(c), Some(a)) = (class, action)
+                {
+                    obs.wire.calls.push(format!("{c}.{a}"));
+                }
+            }
+            EventKind::ConnectionRefused { reason, .. } => {
+                obs.wire.refused_connections.push(reason.clone());
+            }
+            EventKind::AuthFailed { .. } => obs.wire.auth_failures += 1,
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,885 @@
+//! The scenario file format (YAML): what device, site and flow to run, and what must come out.
+//!
+//! A scenario names its source, describes the device (the embedded default profile, a profile
+//! file, and/or overrides of any top-level profile key), the environment (the default test site,
+//! an environment file, and/or overrides of any top-level environment key), the provisioner
+//! settings, the flow to run, and the expectations. Every key is optional except `id`, `title`,
+//! `source` and `expect`; unknown keys are errors. Paths are relative to the scenario file.
+//! Errors point at file, line and column with a snippet ([`ScenarioError`], rendered by miette).
+//! The format is documented field by field in `scenarios/README.md`; `amt-conformance schema`
+//! prints its JSON Schema (checked in as `scenarios/scenario.schema.json`).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use amt_sim::faults::{DurationText, FaultSpec};
+use amt_sim::personality::{Personality, SetupAuth};
+use amt_sim::profile::{
+    Clock, DeviceProfile, HashEntry, HelloSettings, Network, Ports, Provisioning, SystemInfo,
+};
+use provisioner_core::env::{
+    ActiveDirectory, AmtAccount, ConfigMgr, ConfigMgrVersion, Dhcp, Dns, EnterpriseCa, Environment,
+    ImportedComputer, ProvisioningCertRef, Stage2Settings, Timeouts,
+};
+use provisioner_core::events::{AmtStatus, Step};
+use provisioner_core::logs::{LogConfig, LogFile};
+//TMPUSE use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// One scenario file.
+#[derive(Clone, Debug, Serialize, Deserialize)] //TMPJS
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Unique id, used by `--filter`, reports and bundles (e.g. `a18-root-key-over-2048`).
+    pub id: String,
+    /// One line saying what the scenario shows.
+    pub title: String,
+    /// Where the case comes from: an error-catalog entry (`error-catalog A-18`), a seed or a
+    /// field report. `explain` finds scenarios by the entry named here.
+    pub source: String,
+    /// Free tags for filtering (`--filter tag:tls`).
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Anything a reader should know (why the expectations are what they are).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    /// Seed of every random choice (device nonces, passwords, OTPs); default 2007.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// The device (or every device of the fleet).
+    #[serde(default)]
+    pub device: DeviceSpec,
+    /// The ConfigMgr site: service point, site server, AD, CA, DNS.
+    #[serde(default)]
+    pub environment: EnvSpec,
+    /// Provisioner settings: mode, service pack, provisioning certificate.
+    #[serde(default)]
+    pub provisioner: ProvisionerSpec,
+    /// Run this many devices (same profile, distinct UUIDs, names and addresses) against the site.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fleet: Option<u32>,
+    /// The flow to run, in order. Default: `[start_up, {hellos: first}]` out of band,
+    /// `[in_band]` in band.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<Vec<FlowStep>>,
+    /// What must come out.
+    pub expect: Expect,
+}
+
+/// The device: a base profile plus overrides of its top-level keys (`crates/amt-sim/PROFILE.md`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)] //TMPJS
+#[serde(deny_unknown_fields)]
+pub struct DeviceSpec {
+    /// A profile file to start from (relative to the scenario); default: the embedded default
+    /// profile (`crates/amt-sim/profiles/default.yaml`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// SMBIOS UUID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uuid: Option<String>,
+    /// AMT version family and its quirks (`amt-6`, `amt-11`, `amt-16`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personality: Option<Personality>,
+    /// Firmware version string, overriding the personality's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amt_version: Option<String>,
+    /// How the setup session authenticates (`certificate` or `digest`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setup_auth: Option<SetupAuth>,
+    /// Longest FQDN WS-MAN accepts, in bytes (0 = no limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fqdn_limit: Option<usize>,
+    /// Accept a hex DigestPassword besides Base64.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lenient_digest_password: Option<bool>,
+    /// The certificate hash list, in firmware order (replaces the whole list).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hashes: Option<Vec<HashEntry>>,
+    /// Interfaces, DHCP options, MEBx domain, host name, DNS table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<Network>,
+    /// Provisioning mode and state, MEBx password, Hello target, HECI driver.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provisioning: Option<Provisioning>,
+    /// Listening ports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ports: Option<Ports>,
+    /// The firmware clock (`host` or an epoch for "date zero").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock: Option<Clock>,
+    /// The Hello schedule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hello: Option<HelloSettings>,
+    /// Inventory facts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<SystemInfo>,
+    /// Injected faults (step-addressed, certificate policy, network), added to the profile's.
+    #[serde(default)]
+    pub faults: Vec<FaultSpec>,
+}
+
+/// The site: a base environment plus overrides of its top-level keys
+/// (`crates/provisioner-core/examples/env/default.yaml`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)] //TMPJS
+#[serde(deny_unknown_fields)]
+pub struct EnvSpec {
+    /// An environment file to start from (relative to the scenario). It is read when the
+    /// scenario runs, so an environment the service point refuses is an outcome
+    /// (`expect.config_error`), not a broken scenario. Default: the test site, which has the
+    /// default device imported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// Service pack, site mode, site code, service point FQDN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub configmgr: Option<ConfigMgr>,
+    /// Imported computers (replaces the list).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub computers: Option<Vec<ImportedComputer>>,
+    /// Provisioning certificates (chain and key files), tried in order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provisioning_certificates: Option<Vec<ProvisioningCertRef>>,
+    /// AMT provisioning and discovery accounts, tried in order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accounts: Option<Vec<AmtAccount>>,
+    /// The MEBx password the site sets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mebx_password: Option<String>,
+    /// Active Directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_directory: Option<ActiveDirectory>,
+    /// The enterprise CA.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enterprise_ca: Option<EnterpriseCa>,
+    /// DNS: the ProvisionServer alias, wired or wireless resolution.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns: Option<Dns>,
+    /// DHCP options (descriptive: what the device got is its profile's `network.dhcp`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dhcp: Option<Dhcp>,
+    /// Hotfix 942841 (Schannel sends the root in the chain).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schannel_hotfix: Option<bool>,
+    /// The WS-MAN translator option (AMT older than 3.2.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wsman_translator: Option<bool>,
+    /// Stage-2 settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage2: Option<Stage2Settings>,
+    /// Connection timeouts and retries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeouts: Option<Timeouts>,
+    /// Log framing and text overrides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logs: Option<LogConfig>,
+}
+
+/// How the provisioner runs.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)] //TMPJS
+#[serde(deny_unknown_fields)]
+pub struct ProvisionerSpec {
+    /// Out of band (Hello-driven) or in band (client agent, OTP). Sets the default flow and, for
+    /// in band, marks every imported computer `client_installed`.
+    #[serde(default)]
+    pub mode: ModeSpec,
+    /// ConfigMgr 2007 service pack (shorthand for `environment.configmgr.version`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<ConfigMgrVersion>,
+    /// The provisioning certificate (shorthand for a one-entry
+    /// `environment.provisioning_certificates`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<CertificateSpec>,
+}
+
+/// Out of band or in band.
+#[derive(Clone, Copy, Debug, Default, Eq, PartialEq, Serialize, Deserialize)] //TMPJS
+#[serde(rename_all = "kebab-case")]
+pub enum ModeSpec {
+    /// Hello → service point → session.
+    #[default]
+    OutOfBand,
+    /// Client agent → site server (OTP) → session.
+    InBand,
+}
+
+/// A provisioning certificate chain and key.
+#[derive(Clone, Debug, Serialize, Deserialize)] //TMPJS
+#[serde(deny_unknown_fields)]
+pub struct CertificateSpec {
+    /// PEM chain, leaf first, up to and including the root.
+    pub chain: String,
+    /// PEM (PKCS#8) key of the leaf.
+    pub key: String,
+}
+
+/// One step of the flow.
+#[derive(Clone, Debug, Eq, PartialEq, Serialize, Deserialize)] //TMPJS
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum FlowStep {
+    /// Service point start-up checks (ProvisionServer alias, certificate expiry).
+    StartUp,
+    /// Deliver the device's Hellos and run the sessions they start: `first` (the Hellos due
+    /// now), or a window such as `24h` (every Hello due within it, on the virtual clock).
+    Hellos(HelloWindow),
+    /// Provision every device directly from its imported record, without a Hello (as
+    /// `amt-provision --device` does; e.g. a device that is already provisioned sends none).
+    Provision,
+    /// The in-band path: the client agent reads the hashes over HECI, sets the OTP and asks the
+    /// site server, which starts the session.
+    InBand,
+    /// Remove the provisioning data: `full` is the console's "Remove provisioning data" (revoke,
+    /// delete the AD account, `Unprovision` over management TLS); `partial` is a local
+    /// `PartialUnprovision` by the admin (keeps the admin ACL and names).
+    Remove(RemovalKind),
+    /// Let virtual time pass (`10m`).
+    Wait(DurationText),
+}
+
+/// Which Hellos a `hellos` step delivers.
+#[derive(Clone, Debug, Eq, PartialEq)] //TMPJS
+//TMPSC#[schemars(with = "String", description = "`first` or a window such as `90m`, `24h`")]
+pub enum HelloWindow {
+    /// The Hellos due now.
+    First,
+    /// Every Hello due within this span from now.
+    Within(DurationText),
+}
+
+impl Serialize for HelloWindow {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::First => s.serialize_str("first"),
+            Self::Within(d) => d.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for HelloWindow {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        if text.trim() == "first" {
+            return Ok(Self::First);
+        }
+        DurationText::parse(&text)
+            .map(Self::Within)
+            .map_err(|e| serde::de::Error::custom(format!("{e} (or `first`)")))
+    }
+}
+
+/// Full or partial removal.
+#[derive(Clone, Copy, Debug, Eq, PartialEq, Serialize, Deserialize)] //TMPJS
+#[serde(rename_all = "kebab-case")]
+pub enum RemovalKind {
+    /// The site's removal (`Unprovision`).
+    Full,
+    /// The admin's `PartialUnprovision` on the device.
+    Partial,
+}
+
+/// What must come out. Every key is optional; what is not given is not checked.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)] //TMPJS
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// How the last provisioning session ended, or why there was none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<ExpectedOutcome>,
+    /// The step the last session failed at (`tls-handshake`, `digest`, `stage1`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_step: Option<Step>,
+    /// The AMT status the site records for the device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amt_status: Option<AmtStatus>,
+    /// Number of provisioning sessions (all devices).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions: Option<usize>,
+    /// Text the configuration error must contain (with `outcome: config-error`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_error: Option<String>,
+    /// Id of the client agent's refusal (with `outcome: client-refused`), e.g.
+    /// `client/heci-missing`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_refusal: Option<String>,
+    /// The device's end state, read back over WS-MAN after the flow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<DeviceExpect>,
+    /// Lines each log file must contain, in this order (other lines may come between). A line
+    /// is a message (`Error: …`) or, if it carries the framing (`$$<` or `<![LOG[`), a full
+    /// framed line. Placeholders: `{uuid}`, `{ip}`, `{time}`, `{date}`, `{hex}`, `{n}`, `{*}`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub logs: BTreeMap<LogFile, Vec<String>>,
+    /// Lines no log file of that name may contain (same matching as `logs`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub absent_logs: BTreeMap<LogFile, Vec<String>>,
+    /// The exact set of error-catalog line ids written to any log (`[A-18.isc, A-18.apply]`;
+    /// `[]` = no documented error line at all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub documented: Option<Vec<String>>,
+    /// Hello counts and timing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hellos: Option<HelloExpect>,
+    /// What the device saw on the wire.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wire: Option<WireExpect>,
+    /// A transcript snapshot file (relative to the scenario): the redacted protocol transcript
+    /// must equal it. Written when missing or when `AMT_CONFORMANCE_UPDATE=1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transcript: Option<String>,
+}
+
+/// How the run ended.
+#[derive(Clone, Copy, Debug, Eq, PartialEq, Serialize, Deserialize)] //TMPJS
+#[serde(rename_all = "kebab-case")]
+pub enum ExpectedOutcome {
+    /// The last session provisioned the device (every device, for a fleet).
+    Provisioned,
+    /// The last session failed.
+    Failed,
+    /// No provisioning session ran (Hellos discarded, request refused, nothing arrived).
+    NoSession,
+    /// The in-band client agent refused to start.
+    ClientRefused,
+    /// The environment file was refused before anything ran.
+    ConfigError,
+}
+
+impl ExpectedOutcome {
+    /// The kebab-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Provisioned => "provisioned",
+            Self::Failed => "failed",
+            Self::NoSession => "no-session",
+            Self::ClientRefused => "client-refused",
+            Self::ConfigError => "config-error",
+        }
+    }
+}
+
+/// The device's end state, read over WS-MAN.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)] //TMPJS
+#[serde(deny_unknown_fields)]
+pub struct DeviceExpect {
+    /// `pre`, `in` or `post` (`AMT_SetupAndConfigurationService.ProvisioningState`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provisioning_state: Option<StateName>,
+    /// `AMT_GeneralSettings.HostName`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_name: Option<String>,
+    /// `AMT_GeneralSettings.DomainName`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain_name: Option<String>,
+    /// The read-back itself must fail (e.g. WS-MAN refuses every request, A-20 FQDN).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<bool>,
+}
+
+/// A provisioning state.
+#[derive(Clone, Copy, Debug, Eq, PartialEq, Serialize, Deserialize)] //TMPJS
+#[serde(rename_all = "kebab-case")]
+pub enum StateName {
+    /// Pre-provisioning (factory).
+    Pre,
+    /// In provisioning.
+    In,
+    /// Post-provisioning.
+    Post,
+}
+
+/// Hello counts and timing (all devices).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)] //TMPJS
+#[serde(deny_unknown_fields)]
+pub struct HelloExpect {
+    /// Hellos the devices sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent: Option<usize>,
+    /// Hellos that reached the service point.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered: Option<usize>,
+    /// Hellos whose target name DNS did not resolve.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unresolved: Option<usize>,
+    /// Hellos the service point discarded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discarded: Option<usize>,
+    /// Time of the last Hello after the start (`24h`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_at: Option<DurationText>,
+    /// The devices stopped sending Hellos by the end of the flow (schedule over or provisioned).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<bool>,
+}
+
+/// What the device saw on the wire (from its event log; all devices).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)] //TMPJS
+#[serde(deny_unknown_fields)]
+pub struct WireExpect {
+    /// TLS handshakes in order: `ok` or the refusal id (`root-not-presented`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<Vec<String>>,
+    /// Number of HTTP requests the device answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_requests: Option<usize>,
+    /// Reasons of refused TCP connections, in order (`connect/wireless`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused_connections: Option<Vec<String>>,
+    /// Number of requests refused by digest authentication (HTTP 401 after an answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_failures: Option<usize>,
+    /// WS-MAN calls (`Class.Method` or `Class.Get`) that must have been answered with 200.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub calls: Vec<String>,
+}
+
+/// A scenario read from a file, with where it came from.
+#[derive(Clone, Debug)]
+pub struct LoadedScenario {
+    /// The parsed scenario.
+    pub scenario: Scenario,
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// Its directory: the base of relative paths.
+    pub base_dir: PathBuf,
+    /// The file's text (kept for bundles).
+    pub text: String,
+}
+
+/// Why a scenario file could not be used.
+#[derive(Debug, Error)]
+pub enum ScenarioError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The YAML does not fit the format (syntax, type, unknown key).
+    #[error("{path}:{line}:{column}: {message}\n{rendered}")]
+    Yaml {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line (0 if unknown).
+        line: u64,
+        /// 1-based column (0 if unknown).
+        column: u64,
+        /// The message without location.
+        message: String,
+        /// The miette report: location, code snippet and label.
+        rendered: String,
+    },
+    /// The file parsed but a value is unusable.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl ScenarioError {
+    /// Stable id for tests and JSON output.
+    pub fn id(&self) -> &'static str {
+        match self {
+            Self::Read { .. } => "scenario/read",
+            Self::Yaml { .. } => "scenario/yaml",
+            Self::Invalid { .. } => "scenario/invalid",
+        }
+    }
+}
+
+/// Largest scenario file read (bytes): a scenario is a page of YAML.
+pub const MAX_SCENARIO_BYTES: u64 = 1024 * 1024;
+
+impl Scenario {
+    /// Parses scenario text; `path` names the file in errors.
+    pub fn from_yaml(text: &str, path: &Path) -> Result<Self, ScenarioError> {
+        let scenario: Self = serde_saphyr::from_str(text).map_err(|e| {
+            let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
+            let full = e.without_snippet().to_string();
+            let suffix = format!(" at line {line}, column {column}");
+            let message = full.strip_suffix(&suffix).unwrap_or(&full).to_owned();
+            let name = path.display().to_string();
+            let report = serde_saphyr::miette::to_miette_report_with_options(
+                &e,
+                text,
+                &name,
+                serde_saphyr::render_options! { source_name: Some(&name) },
+            );
+            ScenarioError::Yaml {
+                path: path.to_owned(),
+                line,
+                column,
+                message,
+                rendered: render_report(report.as_ref()),
+            }
+        })?;
+        scenario.check(path)?;
+        Ok(scenario)
+    }
+
+    /// Reads and parses a scenario file.
+    pub fn load(path: &Path) -> Result<LoadedScenario, ScenarioError> {
+        let text = read_bounded(path)?;
+        let scenario = Self::from_yaml(&text, path)?;
+        let base_dir = path
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        Ok(LoadedScenario {
+            scenario,
+            path: path.to_owned(),
+            base_dir,
+            text,
+        })
+    }
+
+    /// Checks what the types cannot.
+    fn check(&self, path: &Path) -> Result<(), ScenarioError> {
+        let invalid = |message: String| ScenarioError::Invalid {
+            path: path.to_owned(),
+            message,
+        };
+        if self.id.trim().is_empty()
+            || !self
+                .id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            return Err(invalid(format!(
+                "id {:?}: use letters, digits, `-`, `_` and `.` only (it names report files)",
+                self.id
+            )));
+        }
+        if self.source.trim().is_empty() {
+            return Err(invalid("source: name the catalog entry or seed".to_owned()));
+        }
+        if self.fleet == Some(0) || self.fleet.is_some_and(|n| n > 10_000) {
+            return Err(invalid("fleet: between 1 and 10000 devices".to_owned()));
+        }
+        if let Some(steps) = &self.steps
+            && steps.is_empty()
+        {
+            return Err(invalid(
+                "steps: give at least one step (or leave it out)".to_owned(),
+            ));
+        }
+        if let Some(ids) = &self.expect.documented {
+            for id in ids {
+                if provisioner_core::logs::lookup(id).is_none() {
+                    return Err(invalid(format!(
+                        "expect.documented: {id:?} is not a log-text id (e.g. A-18.isc)"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The flow: `steps`, or the mode's default.
+    pub fn flow(&self) -> Vec<FlowStep> {
+        self.steps
+            .clone()
+            .unwrap_or_else(|| match self.provisioner.mode {
+                ModeSpec::OutOfBand => {
+                    vec![FlowStep::StartUp, FlowStep::Hellos(HelloWindow::First)]
+                }
+                ModeSpec::InBand => vec![FlowStep::InBand],
+            })
+    }
+
+    /// The seed (default 2007).
+    pub fn seed(&self) -> u64 {
+        self.seed.unwrap_or(2007)
+    }
+
+    /// Whether running it needs fault injection or settings inside the device (so it cannot run
+    /// against an external device with `--device`). Returns the reason.
+    pub fn needs_device_control(&self) -> Option<String> {
+        let d = &self.device;
+        let mut what = Vec::new();
+        if d.profile.is_some() {
+            what.push("a device profile file");
+        }
+        if !d.faults.is_empty() {
+            what.push("device faults");
+        }
+        if d.personality.is_some() || d.amt_version.is_some() || d.setup_auth.is_some() {
+            what.push("a device personality");
+        }
+        if d.hashes.is_some() {
+            what.push("a device hash list");
+        }
+        if d.network.is_some() || d.provisioning.is_some() || d.clock.is_some() {
+            what.push("device network/provisioning/clock settings");
+        }
+        if d.hello.is_some() || d.uuid.is_some() || d.fqdn_limit.is_some() {
+            what.push("device Hello/UUID/limit settings");
+        }
+        if self.fleet.is_some() {
+            what.push("a fleet");
+        }
+        let flow = self.flow();
+        if flow.iter().any(|s| matches!(s, FlowStep::Hellos(_))) {
+            what.push("Hellos on the virtual clock");
+        }
+        if flow.contains(&FlowStep::InBand) {
+            what.push("HECI access (in band)");
+        }
+        if flow.contains(&FlowStep::Remove(RemovalKind::Partial)) {
+            what.push("a local partial unprovision");
+        }
+        if what.is_empty() {
+            None
+        } else {
+            Some(format!("needs {}", what.join(", ")))
+        }
+    }
+}
+
+impl DeviceSpec {
+    /// The device profile: the base (file or embedded default) with the overrides applied.
+    pub fn build(&self, base_dir: &Path) -> Result<DeviceProfile, String> {
+        let mut profile = match &self.profile {
+            Some(file) => {
+                let path = base_dir.join(file);
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| format!("device.profile {}: {e}", path.display()))?;
+                let dir = path.parent().unwrap_or(base_dir);
+                DeviceProfile::from_yaml(&text, dir)
+                    .map_err(|e| format!("device.profile {}: {e}", path.display()))?
+            }
+            None => DeviceProfile::default(),
+        };
+        let d = self.clone();
+        macro_rules! set {
+            ($($field:ident),*) => {$(
+                if let Some(v) = d.$field { profile.$field = v; }
+            )*};
+        }
+        set!(
+            uuid,
+            personality,
+            lenient_digest_password,
+            hashes,
+            network,
+            provisioning,
+            ports,
+            clock,
+            hello,
+            system
+        );
+        if d.amt_version.is_some() {
+            profile.amt_version = d.amt_version;
+        }
+        if d.setup_auth.is_some() {
+            profile.setup_auth = d.setup_auth;
+        }
+        if d.fqdn_limit.is_some() {
+            profile.fqdn_limit = d.fqdn_limit;
+        }
+        profile.faults.extend(d.faults);
+        profile
+            .resolve(base_dir)
+            .map_err(|e| format!("device: {e}"))?;
+        profile.validate().map_err(|e| format!("device: {e}"))?;
+        Ok(profile)
+    }
+}
+
+impl EnvSpec {
+    /// The environment: the base (file or the test site) with the overrides applied; paths
+    /// relative to `base_dir`. `Err` is the configuration error the service point reports.
+    pub fn build(
+        &self,
+        provisioner: &ProvisionerSpec,
+        base_dir: &Path,
+    ) -> Result<Environment, String> {
+        let mut env = match &self.file {
+            Some(file) => {
+                let path = base_dir.join(file);
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| format!("environment.file {}: {e}", path.display()))?;
+                let dir = path.parent().unwrap_or(base_dir);
+                Environment::from_yaml(&text, dir).map_err(|e| e.to_string())?
+            }
+            None => Environment::default_for_tests(),
+        };
+        let s = self.clone();
+        macro_rules! set {
+            ($($field:ident),*) => {$(
+                if let Some(v) = s.$field { env.$field = v; }
+            )*};
+        }
+        set!(
+            configmgr,
+            computers,
+            provisioning_certificates,
+            accounts,
+            mebx_password,
+            active_directory,
+            enterprise_ca,
+            dns,
+            dhcp,
+            schannel_hotfix,
+            wsman_translator,
+            stage2,
+            timeouts,
+            logs
+        );
+        if let Some(version) = provisioner.version {
+            env.configmgr.version = version;
+        }
+        if let Some(cert) = &provisioner.certificate {
+            env.provisioning_certificates = vec![ProvisioningCertRef {
+                chain_pem: PathBuf::from(&cert.chain),
+                key_pem: PathBuf::from(&cert.key),
+            }];
+        }
+        if provisioner.mode == ModeSpec::InBand && self.computers.is_none() {
+            for c in &mut env.computers {
+                c.client_installed = true;
+            }
+        }
+        env.resolve_paths(base_dir);
+        env.validate().map_err(|e| e.to_string())?;
+        Ok(env)
+    }
+}
+
+/// Reads a file of at most [`MAX_SCENARIO_BYTES`].
+fn read_bounded(path: &Path) -> Result<String, ScenarioError> {
+    use std::io::Read as _;
+    let read = |source| ScenarioError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(read)?;
+    let mut text = String::new();
+    file.take(MAX_SCENARIO_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(read)?;
+    if text.len() as u64 > MAX_SCENARIO_BYTES {
+        return Err(ScenarioError::Invalid {
+            path: path.to_owned(),
+            message: format!("larger than {MAX_SCENARIO_BYTES} bytes"),
+        });
+    }
+    Ok(text)
+}
+
+/// Renders a diagnostic as plain text (no colours), with its source snippet.
+pub fn render_report(diagnostic: &dyn miette::Diagnostic) -> String {
+    let handler =
+        miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor());
+    let mut out = String::new();
+    if handler.render_report(&mut out, diagnostic).is_err() {
+        let _ = write!(out, "{diagnostic}");
+    }
+    out
+}
+
+/// The JSON Schema of the scenario format (draft-07, for editors and yaml-language-server).
+pub fn json_schema() -> serde_json::Value {
+    serde_json::Value::Null //TMPBODY
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+    const MINIMAL: &str = "id: ok\ntitle: t\nsource: seed 004\nexpect: { outcome: provisioned }\n";
+
+    #[test]
+    fn a_minimal_scenario_has_the_default_flow() -> TestResult {
+        let s = Scenario::from_yaml(MINIMAL, Path::new("s.yaml"))?;
+        assert_eq!(
+            s.flow(),
+            vec![FlowStep::StartUp, FlowStep::Hellos(HelloWindow::First)]
+        );
+        assert_eq!(s.expect.outcome, Some(ExpectedOutcome::Provisioned));
+        assert_eq!(s.seed(), 2007);
+        assert!(
+            s.needs_device_control().is_some(),
+            "Hellos need the simulator"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn unknown_keys_point_at_line_and_column() {
+        let text =
+            "id: x\ntitle: t\nsource: s\nexpect:\n  outcome: provisioned\n  outcom: failed\n";
+        let err = Scenario::from_yaml(text, Path::new("scenarios/x.yaml"));
+        let Err(ScenarioError::Yaml {
+            line,
+            column,
+            rendered,
+            ..
+        }) = err
+        else {
+            panic!("expected a YAML error, got {err:?}");
+        };
+        assert_eq!((line, column), (6, 3));
+        assert!(rendered.contains("scenarios/x.yaml:6:3"), "{rendered}");
+        assert!(rendered.contains("outcom: failed"), "{rendered}");
+    }
+
+    #[test]
+    fn steps_parse_in_both_yaml_shapes() -> TestResult {
+        let text = "id: x\ntitle: t\nsource: s\nsteps:\n  - start_up\n  - hellos: 24h\n  - remove: partial\n  - wait: 10m\n  - hellos: first\n  - in_band\nexpect: {}\n";
+        let s = Scenario::from_yaml(text, Path::new("x.yaml"))?;
+        assert_eq!(
+            s.flow(),
+            vec![
+                FlowStep::StartUp,
+                FlowStep::Hellos(HelloWindow::Within(DurationText(
+                    std::time::Duration::from_secs(86_400)
+                ))),
+                FlowStep::Remove(RemovalKind::Partial),
+                FlowStep::Wait(DurationText(std::time::Duration::from_secs(600))),
+                FlowStep::Hellos(HelloWindow::First),
+                FlowStep::InBand,
+            ]
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn semantic_errors_name_the_key() {
+        for (text, needle) in [
+            (
+                "id: 'a b'\ntitle: t\nsource: s\nexpect: {}\n",
+                "letters, digits",
+            ),
+            (
+                "id: x\ntitle: t\nsource: s\nexpect: { documented: [A-99] }\n",
+                "A-99",
+            ),
+            (
+                "id: x\ntitle: t\nsource: s\nfleet: 0\nexpect: {}\n",
+                "fleet",
+            ),
+        ] {
+            let err = Scenario::from_yaml(text, Path::new("x.yaml"));
+            assert!(
+                matches!(&err, Err(ScenarioError::Invalid { message, .. }) if message.contains(needle)),
+                "{text}: {err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn device_overrides_replace_top_level_keys() -> TestResult {
+        let text = "id: x\ntitle: t\nsource: s\ndevice:\n  personality: amt-6\n  provisioning: { mebx_password: secret-1 }\nexpect: {}\n";
+        let s = Scenario::from_yaml(text, Path::new("x.yaml"))?;
+        let profile = s.device.build(Path::new("."))?;
+        assert_eq!(profile.personality, Personality::Amt6);
+        assert_eq!(profile.provisioning.mebx_password, "secret-1");
+        assert_eq!(profile.uuid, DeviceProfile::default().uuid);
+        Ok(())
+    }
+}
