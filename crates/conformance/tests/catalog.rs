@@ -38,14 +38,19 @@ fn the_whole_catalog_passes_in_process() -> TestResult {
         report::human(&reports, &summary)
     );
     // Every scenario names where it comes from.
-    assert!(scenarios.iter().all(|s| !s.scenario.source.trim().is_empty()));
+    assert!(
+        scenarios
+            .iter()
+            .all(|s| !s.scenario.source.trim().is_empty())
+    );
     Ok(())
 }
 
 #[test]
 fn a_wrong_expectation_fails_with_a_readable_diff() -> TestResult {
-    let loaded =
-        conformance::scenario::Scenario::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/wrong-expectation.yaml"))?;
+    let loaded = conformance::scenario::Scenario::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/wrong-expectation.yaml"),
+    )?;
     let r = runner::run_one(&loaded, &options());
     let Verdict::Failed { mismatches } = &r.verdict else {
         return Err(format!("expected a failure, got {:?}", r.verdict).into());
@@ -68,7 +73,13 @@ fn a_wrong_expectation_fails_with_a_readable_diff() -> TestResult {
     text = text.replace(&loaded.path.display().to_string(), "<file>");
     let text: String = text
         .lines()
-        .map(|l| if l.ends_with(" s") && l.contains("scenarios:") { "<summary>" } else { l })
+        .map(|l| {
+            if l.ends_with(" s") && l.contains("scenarios:") {
+                "<summary>"
+            } else {
+                l
+            }
+        })
         .collect::<Vec<_>>()
         .join("\n");
     insta::assert_snapshot!("wrong_expectation_human_report", text);

@@ -16,11 +16,15 @@ fn run(args: &[&str]) -> Result<Output, std::io::Error> {
 }
 
 fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
 }
 
 fn scenario(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../scenarios")
+        .join(name)
 }
 
 fn s(p: &Path) -> &str {
@@ -46,7 +50,12 @@ fn help_and_version_work() -> TestResult {
 #[test]
 fn a_passing_scenario_exits_0_and_a_failing_one_exits_1() -> TestResult {
     let pass = run(&["run", s(&scenario("oob-success-sp2.yaml"))])?;
-    assert_eq!(pass.status.code(), Some(0), "{}", String::from_utf8_lossy(&pass.stderr));
+    assert_eq!(
+        pass.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&pass.stderr)
+    );
     let out = String::from_utf8_lossy(&pass.stdout);
     assert!(out.contains("1 scenarios: 1 passed, 0 failed"), "{out}");
     let fail = run(&["run", s(&data("wrong-expectation.yaml"))])?;
@@ -66,8 +75,17 @@ fn invalid_input_exits_2_with_file_line_and_column() -> TestResult {
     assert!(err.contains("failed_stpe"), "{err}");
     let out = run(&["run", "/nonexistent/scenario.yaml"])?;
     assert_eq!(out.status.code(), Some(2));
-    let out = run(&["run", s(&scenario("oob-success-sp2.yaml")), "--filter", "no-such-id"])?;
-    assert_eq!(out.status.code(), Some(2), "no scenario to run is invalid input");
+    let out = run(&[
+        "run",
+        s(&scenario("oob-success-sp2.yaml")),
+        "--filter",
+        "no-such-id",
+    ])?;
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "no scenario to run is invalid input"
+    );
     Ok(())
 }
 
@@ -76,7 +94,12 @@ fn schema_is_json_and_list_names_the_catalog() -> TestResult {
     let out = run(&["schema"])?;
     assert!(out.status.success());
     let schema: serde_json::Value = serde_json::from_slice(&out.stdout)?;
-    assert!(schema.get("properties").and_then(|p| p.get("expect")).is_some());
+    assert!(
+        schema
+            .get("properties")
+            .and_then(|p| p.get("expect"))
+            .is_some()
+    );
     let out = run(&["list", s(&scenario(""))])?;
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
@@ -87,7 +110,13 @@ fn schema_is_json_and_list_names_the_catalog() -> TestResult {
 
 #[test]
 fn json_and_junit_reports() -> TestResult {
-    let out = run(&["run", "--format", "json", s(&scenario("a18-root-key-over-2048.yaml")), s(&data("wrong-expectation.yaml"))])?;
+    let out = run(&[
+        "run",
+        "--format",
+        "json",
+        s(&scenario("a18-root-key-over-2048.yaml")),
+        s(&data("wrong-expectation.yaml")),
+    ])?;
     assert_eq!(out.status.code(), Some(1));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout)?;
     assert_eq!(json["version"], 1);
@@ -95,13 +124,28 @@ fn json_and_junit_reports() -> TestResult {
     assert_eq!(json["summary"]["failed"], 1);
     assert_eq!(json["scenarios"][0]["status"], "passed");
     assert_eq!(json["scenarios"][1]["status"], "failed");
-    assert_eq!(json["scenarios"][1]["mismatches"][0]["what"], "expect.outcome");
-    assert_eq!(json["scenarios"][0]["observed"]["sessions"][0]["failed_step"], "tls-handshake");
-    let out = run(&["run", "--format", "junit", s(&scenario("a18-root-key-over-2048.yaml")), s(&data("wrong-expectation.yaml"))])?;
+    assert_eq!(
+        json["scenarios"][1]["mismatches"][0]["what"],
+        "expect.outcome"
+    );
+    assert_eq!(
+        json["scenarios"][0]["observed"]["sessions"][0]["failed_step"],
+        "tls-handshake"
+    );
+    let out = run(&[
+        "run",
+        "--format",
+        "junit",
+        s(&scenario("a18-root-key-over-2048.yaml")),
+        s(&data("wrong-expectation.yaml")),
+    ])?;
     assert_eq!(out.status.code(), Some(1));
     let xml = String::from_utf8_lossy(&out.stdout);
     assert!(xml.starts_with("<?xml"), "{xml}");
-    assert!(xml.contains("<testcase name=\"wrong-expectation\""), "{xml}");
+    assert!(
+        xml.contains("<testcase name=\"wrong-expectation\""),
+        "{xml}"
+    );
     assert!(xml.contains("<failure"), "{xml}");
     Ok(())
 }
@@ -109,20 +153,40 @@ fn json_and_junit_reports() -> TestResult {
 #[test]
 fn a_failure_leaves_a_bundle_that_replays_the_same_failure() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let out = run(&["run", "--report-dir", s(dir.path()), s(&data("wrong-expectation.yaml"))])?;
+    let out = run(&[
+        "run",
+        "--report-dir",
+        s(dir.path()),
+        s(&data("wrong-expectation.yaml")),
+    ])?;
     assert_eq!(out.status.code(), Some(1));
     let bundle = dir.path().join("bundles/wrong-expectation");
-    for f in ["bundle.json", "scenario.yaml", "device.yaml", "environment.yaml", "transcript.txt"] {
+    for f in [
+        "bundle.json",
+        "scenario.yaml",
+        "device.yaml",
+        "environment.yaml",
+        "transcript.txt",
+    ] {
         assert!(bundle.join(f).is_file(), "{f} missing in the bundle");
     }
-    assert!(dir.path().join("transcripts/wrong-expectation.transcript.txt").is_file());
+    assert!(
+        dir.path()
+            .join("transcripts/wrong-expectation.transcript.txt")
+            .is_file()
+    );
     // Secrets never reach the files.
     for f in ["transcript.txt", "bundle.json"] {
         let text = std::fs::read_to_string(bundle.join(f))?;
         assert!(!text.contains("P@ssw0rd"), "{f} leaks a password");
     }
     let replay = run(&["run", "--format", "json", s(&bundle)])?;
-    assert_eq!(replay.status.code(), Some(1), "{}", String::from_utf8_lossy(&replay.stderr));
+    assert_eq!(
+        replay.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&replay.stderr)
+    );
     let json: serde_json::Value = serde_json::from_slice(&replay.stdout)?;
     let mismatches = json["scenarios"][0]["mismatches"].as_array().map(Vec::len);
     assert_eq!(mismatches, Some(5), "{json}");
