@@ -410,25 +410,33 @@ fn nearest_diff(want: &str, lines: &[String]) -> Option<String> {
         let rb = TextDiff::from_chars(want, b.as_str()).ratio();
         ra.total_cmp(&rb)
     })?;
-    let diff = TextDiff::from_chars(want, best.as_str());
-    if diff.ratio() < 0.5 {
+    if TextDiff::from_chars(want, best.as_str()).ratio() < 0.5 {
         return None;
     }
-    let mut marked = String::new();
+    // Word level, runs of one kind grouped: `[-{uuid}-]{+8c4d…+} [-complete.-]{+completed.+}`.
+    let diff = TextDiff::from_words(want, best.as_str());
+    let mut runs: Vec<(ChangeTag, String)> = Vec::new();
     for change in diff.iter_all_changes() {
-        match change.tag() {
-            ChangeTag::Equal => marked.push_str(change.value()),
-            ChangeTag::Delete => {
-                marked.push_str("[-");
-                marked.push_str(change.value());
-                marked.push_str("-]");
-            }
-            ChangeTag::Insert => {
-                marked.push_str("{+");
-                marked.push_str(change.value());
-                marked.push_str("+}");
-            }
+        match runs.last_mut() {
+            Some((tag, text)) if *tag == change.tag() => text.push_str(change.value()),
+            _ => runs.push((change.tag(), change.value().to_owned())),
         }
+    }
+    let mut marked = String::new();
+    for (tag, text) in runs {
+        let (open, close) = match tag {
+            ChangeTag::Equal => {
+                marked.push_str(&text);
+                continue;
+            }
+            ChangeTag::Delete => ("[-", "-]"),
+            ChangeTag::Insert => ("{+", "+}"),
+        };
+        let trimmed = text.trim_end();
+        marked.push_str(open);
+        marked.push_str(trimmed);
+        marked.push_str(close);
+        marked.push_str(&text[trimmed.len()..]);
     }
     Some(format!(
         "closest line ([-expected-] {{+actual+}}):\n  {marked}\n"
@@ -592,6 +600,6 @@ mod tests {
             "other".to_owned(),
         ];
         let d = nearest_diff("Error: Device internal errors.", &lines).unwrap_or_default();
-        assert!(d.contains("error[-s-]."), "{d}");
+        assert!(d.contains("Device internal [-errors.-]{+error.+}"), "{d}");
     }
 }

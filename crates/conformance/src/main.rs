@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use conformance::expect::Snapshots;
+use conformance::explain::ScenarioRef;
 use conformance::runner::{Backend, RunOptions, ScenarioReport};
 use conformance::{bundle, catalog, report, scenario};
 
@@ -37,7 +38,8 @@ enum Command {
         #[arg(long, value_name = "TEXT")]
         filter: Option<String>,
     },
-    /// Find the error-catalog entries a log line belongs to: cause, fix, scenario to run.
+    /// Find the error-catalog entries a log line belongs to: cause, fix, scenario to run
+    /// (placeholders such as `{uuid}` or `...` allowed). Exit 0 found, 1 no match.
     Explain {
         /// The log line (a message, or a whole amtopmgr/amtproxymgr/oobmgmt line).
         line: String,
@@ -104,7 +106,7 @@ fn main() -> ExitCode {
             let schema = scenario::json_schema();
             match serde_json::to_string_pretty(&schema) {
                 Ok(text) => {
-                    println!("{text}");
+                    print_out(&text);
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
@@ -206,8 +208,7 @@ fn run(args: RunArgs) -> ExitCode {
         Format::Json => report::json(&reports, &summary, options.backend.name()),
         Format::Junit => report::junit(&reports, &summary, options.backend.name()),
     };
-    let mut stdout = std::io::stdout().lock();
-    let _ = writeln!(stdout, "{out}");
+    print_out(&out);
     if let Some(dir) = &args.report_dir {
         if let Err(e) = report::write_transcripts(&dir.join("transcripts"), &reports) {
             eprintln!("error: writing transcripts to {}: {e}", dir.display());
@@ -240,16 +241,47 @@ fn list(paths: Vec<PathBuf>, filter: Option<&str>) -> ExitCode {
         .max()
         .unwrap_or(0);
     for s in &scenarios {
-        println!(
+        print_out(&format!(
             "{:<width$}  {:<22}  {}",
             s.scenario.id, s.scenario.source, s.scenario.title
-        );
+        ));
     }
     ExitCode::SUCCESS
 }
 
-fn explain(line: &str, scenarios: Vec<PathBuf>, format: Format) -> ExitCode {
-    let _ = (line, scenarios, format);
-    eprintln!("error: explain is not built yet");
-    ExitCode::from(2)
+fn explain(line: &str, dirs: Vec<PathBuf>, format: Format) -> ExitCode {
+    // Scenarios are only looked up, never run: files that do not load are left out.
+    let refs: Vec<ScenarioRef> = catalog::scenario_files(&or_default(dirs))
+        .map(|files| catalog::load_all(&files).0)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| ScenarioRef {
+            id: s.scenario.id,
+            title: s.scenario.title,
+            source: s.scenario.source,
+            path: s.path,
+        })
+        .collect();
+    let explanation = conformance::explain::explain(line, &refs);
+    match format {
+        Format::Json | Format::Junit => match serde_json::to_string_pretty(&explanation) {
+            Ok(text) => print_out(&text),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        Format::Human => print_out(&explanation.to_string()),
+    }
+    if explanation.matches.is_empty() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Writes `text` and a newline to stdout; a closed pipe (`| head`) is not an error.
+fn print_out(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{text}");
 }

@@ -24,12 +24,12 @@ use provisioner_core::env::{
 };
 use provisioner_core::events::{AmtStatus, Step};
 use provisioner_core::logs::{LogConfig, LogFile};
-//TMPUSE use schemars::JsonSchema;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 /// One scenario file.
-#[derive(Clone, Debug, Serialize, Deserialize)] //TMPJS
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     /// Unique id, used by `--filter`, reports and bundles (e.g. `a18-root-key-over-2048`).
@@ -69,7 +69,7 @@ pub struct Scenario {
 }
 
 /// The device: a base profile plus overrides of its top-level keys (`crates/amt-sim/PROFILE.md`).
-#[derive(Clone, Debug, Default, Serialize, Deserialize)] //TMPJS
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceSpec {
     /// A profile file to start from (relative to the scenario); default: the embedded default
@@ -122,7 +122,7 @@ pub struct DeviceSpec {
 
 /// The site: a base environment plus overrides of its top-level keys
 /// (`crates/provisioner-core/examples/env/default.yaml`).
-#[derive(Clone, Debug, Default, Serialize, Deserialize)] //TMPJS
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnvSpec {
     /// An environment file to start from (relative to the scenario). It is read when the
@@ -176,7 +176,7 @@ pub struct EnvSpec {
 }
 
 /// How the provisioner runs.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)] //TMPJS
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProvisionerSpec {
     /// Out of band (Hello-driven) or in band (client agent, OTP). Sets the default flow and, for
@@ -193,7 +193,7 @@ pub struct ProvisionerSpec {
 }
 
 /// Out of band or in band.
-#[derive(Clone, Copy, Debug, Default, Eq, PartialEq, Serialize, Deserialize)] //TMPJS
+#[derive(Clone, Copy, Debug, Default, Eq, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ModeSpec {
     /// Hello → service point → session.
@@ -204,7 +204,7 @@ pub enum ModeSpec {
 }
 
 /// A provisioning certificate chain and key.
-#[derive(Clone, Debug, Serialize, Deserialize)] //TMPJS
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CertificateSpec {
     /// PEM chain, leaf first, up to and including the root.
@@ -214,7 +214,7 @@ pub struct CertificateSpec {
 }
 
 /// One step of the flow.
-#[derive(Clone, Debug, Eq, PartialEq, Serialize, Deserialize)] //TMPJS
+#[derive(Clone, Debug, Eq, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum FlowStep {
     /// Service point start-up checks (ProvisionServer alias, certificate expiry).
@@ -237,8 +237,11 @@ pub enum FlowStep {
 }
 
 /// Which Hellos a `hellos` step delivers.
-#[derive(Clone, Debug, Eq, PartialEq)] //TMPJS
-//TMPSC#[schemars(with = "String", description = "`first` or a window such as `90m`, `24h`")]
+#[derive(Clone, Debug, Eq, PartialEq, JsonSchema)]
+#[schemars(
+    with = "String",
+    description = "`first` or a window such as `90m`, `24h`"
+)]
 pub enum HelloWindow {
     /// The Hellos due now.
     First,
@@ -268,7 +271,7 @@ impl<'de> Deserialize<'de> for HelloWindow {
 }
 
 /// Full or partial removal.
-#[derive(Clone, Copy, Debug, Eq, PartialEq, Serialize, Deserialize)] //TMPJS
+#[derive(Clone, Copy, Debug, Eq, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum RemovalKind {
     /// The site's removal (`Unprovision`).
@@ -278,7 +281,7 @@ pub enum RemovalKind {
 }
 
 /// What must come out. Every key is optional; what is not given is not checked.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)] //TMPJS
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
     /// How the last provisioning session ended, or why there was none.
@@ -328,7 +331,7 @@ pub struct Expect {
 }
 
 /// How the run ended.
-#[derive(Clone, Copy, Debug, Eq, PartialEq, Serialize, Deserialize)] //TMPJS
+#[derive(Clone, Copy, Debug, Eq, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ExpectedOutcome {
     /// The last session provisioned the device (every device, for a fleet).
@@ -357,7 +360,7 @@ impl ExpectedOutcome {
 }
 
 /// The device's end state, read over WS-MAN.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)] //TMPJS
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceExpect {
     /// `pre`, `in` or `post` (`AMT_SetupAndConfigurationService.ProvisioningState`).
@@ -375,7 +378,7 @@ pub struct DeviceExpect {
 }
 
 /// A provisioning state.
-#[derive(Clone, Copy, Debug, Eq, PartialEq, Serialize, Deserialize)] //TMPJS
+#[derive(Clone, Copy, Debug, Eq, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum StateName {
     /// Pre-provisioning (factory).
@@ -387,7 +390,7 @@ pub enum StateName {
 }
 
 /// Hello counts and timing (all devices).
-#[derive(Clone, Debug, Default, Serialize, Deserialize)] //TMPJS
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HelloExpect {
     /// Hellos the devices sent.
@@ -411,7 +414,7 @@ pub struct HelloExpect {
 }
 
 /// What the device saw on the wire (from its event log; all devices).
-#[derive(Clone, Debug, Default, Serialize, Deserialize)] //TMPJS
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WireExpect {
     /// TLS handshakes in order: `ok` or the refusal id (`root-not-presented`, …).
@@ -782,7 +785,9 @@ pub fn render_report(diagnostic: &dyn miette::Diagnostic) -> String {
 
 /// The JSON Schema of the scenario format (draft-07, for editors and yaml-language-server).
 pub fn json_schema() -> serde_json::Value {
-    serde_json::Value::Null //TMPBODY
+    let generator = schemars::generate::SchemaSettings::draft07().into_generator();
+    let schema = generator.into_root_schema_for::<Scenario>();
+    serde_json::to_value(&schema).unwrap_or(serde_json::Value::Null)
 }
 
 #[cfg(test)]

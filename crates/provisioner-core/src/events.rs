@@ -12,7 +12,9 @@ use amt_wire::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
 /// The AMT status ConfigMgr shows (`SMS_R_System.AMTStatus`).
-#[derive(Clone, Copy, Debug, Default, Eq, PartialEq, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, Eq, PartialEq, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum AmtStatus {
     /// NULL: nothing known yet.
@@ -55,7 +57,7 @@ impl fmt::Display for AmtStatus {
 }
 
 /// A step of the provisioning flow (error-catalog §2), as named in scenarios (`failed_step`).
-#[derive(Clone, Copy, Debug, Eq, PartialEq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Eq, PartialEq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Step {
     /// Hello intake (UUID and hash-list checks).

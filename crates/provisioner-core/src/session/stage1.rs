@@ -45,13 +45,18 @@ pub(super) fn call(what: &'static str) -> impl Fn(CallError) -> SubFailure {
     }
 }
 
+/// `ReturnValue 1`, or `no ReturnValue` when the response had none.
+fn return_value_text(value: Option<u32>) -> String {
+    value.map_or_else(|| "no ReturnValue".to_owned(), |v| format!("ReturnValue {v}"))
+}
+
 /// `out` when its ReturnValue is 0; a failure of sub-step `what` otherwise.
 pub(super) fn ok_return(what: &'static str, out: InvokeOutput) -> Result<InvokeOutput, SubFailure> {
     match out.return_value {
         Some(0) => Ok(out),
         other => Err(SubFailure {
             what,
-            detail: format!("ReturnValue {other:?}"),
+            detail: return_value_text(other),
         }),
     }
 }
@@ -340,7 +345,7 @@ fn stage1(
         other => {
             return Err(SubFailure {
                 what: "SetMEBxPassword",
-                detail: format!("ReturnValue {other:?}"),
+                detail: return_value_text(other),
             });
         }
     }
