@@ -32,7 +32,7 @@ use std::time::Duration;
 
 use amt_sim::conn::DeviceConnection;
 use amt_sim::device::Device;
-use amt_sim::events::DeviceEvent;
+use amt_sim::events::{DeviceEvent, EventKind};
 use amt_sim::faults::FaultAction;
 use amt_sim::net::{Beacon, BeaconTarget, Bound, DeviceCore, Listener, Output, RunningDevice};
 use amt_sim::profile::DeviceProfile;
@@ -487,8 +487,7 @@ impl Loopback {
                 bound.tls_addr().map_err(|e| e.to_string())?,
             );
             let original_tls_port = profile.ports.tls;
-            profile.ports.http = http.port();
-            profile.ports.tls = tls.port();
+            translate_ports(&mut profile, http.port(), tls.port());
             if original_ip.is_some() {
                 profile.network.wired.ipv4 = Some(ip);
             }
@@ -761,6 +760,7 @@ impl Loopback {
             let m = lock(&self.monitor);
             (m.events.clone(), m.dropped, m.open)
         };
+        refusal_check(&events)?;
         let mut notes = std::mem::take(&mut self.notes);
         if dropped > 0 {
             notes.push(format!(
@@ -807,6 +807,39 @@ impl Loopback {
             ));
         }
         Ok(obs)
+    }
+}
+
+/// Moves the profile to the bound ports, with the port faults that name its ports.
+fn translate_ports(profile: &mut DeviceProfile, http: u16, tls: u16) {
+    let (old_http, old_tls) = (profile.ports.http, profile.ports.tls);
+    for fault in &mut profile.faults {
+        fault.refuse_port = fault.refuse_port.map(|p| match p {
+            _ if p == old_http => http,
+            _ if p == old_tls => tls,
+            other => other,
+        });
+    }
+    profile.ports.http = http;
+    profile.ports.tls = tls;
+}
+
+/// The skip for a device that refused a TCP connection: the core means "nothing listens" (the
+/// provisioner's connect is refused, and it retries), but amt-sim's shell has already accepted
+/// the connection when the core is asked, so it can only close it and the provisioner sees a
+/// reset during the TLS handshake instead: the in-process network shows the refusal itself.
+fn refusal_check(events: &[DeviceEvent]) -> Result<(), String> {
+    let reason = events.iter().find_map(|e| match &e.kind {
+        EventKind::ConnectionRefused { reason, .. } => Some(reason),
+        _ => None,
+    });
+    match reason {
+        Some(reason) => Err(format!(
+            "skip:the device refused a TCP connection ({reason}), which amt-sim's network shell \
+             can only accept and close (a reset, not a refused connect): needs the in-process \
+             network"
+        )),
+        None => Ok(()),
     }
 }
 
@@ -884,6 +917,43 @@ mod tests {
             wall_clock_check(&[FlowStep::Hellos(HelloWindow::First), short]),
             Ok(())
         );
+    }
+
+    #[test]
+    fn port_faults_follow_the_ports_to_their_bound_numbers() {
+        let mut profile = DeviceProfile::default();
+        profile.faults = vec![
+            amt_sim::faults::FaultSpec {
+                refuse_port: Some(profile.ports.tls),
+                ..amt_sim::faults::FaultSpec::default()
+            },
+            amt_sim::faults::FaultSpec {
+                refuse_port: Some(623),
+                ..amt_sim::faults::FaultSpec::default()
+            },
+        ];
+        translate_ports(&mut profile, 40_000, 40_001);
+        assert_eq!((profile.ports.http, profile.ports.tls), (40_000, 40_001));
+        assert!(profile.port_refused(40_001) && profile.port_refused(623));
+        assert!(!profile.port_refused(16_993));
+    }
+
+    #[test]
+    fn a_refused_connection_is_a_skip_with_its_reason() {
+        let refused = DeviceEvent::new(
+            "u",
+            Timestamp::from_unix_millis(0),
+            EventKind::ConnectionRefused {
+                port: 1,
+                reason: "connect/tls-closed".into(),
+            },
+        );
+        let err = refusal_check(&[refused]).err().unwrap_or_default();
+        assert!(
+            err.starts_with("skip:") && err.contains("connect/tls-closed"),
+            "{err}"
+        );
+        assert_eq!(refusal_check(&[]), Ok(()));
     }
 
     #[test]
