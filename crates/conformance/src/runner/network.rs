@@ -962,7 +962,7 @@ mod tests {
         let e = DeviceEvent::new(
             "u",
             Timestamp::from_unix_millis(0),
-            amt_sim::events::EventKind::HelloSuppressed { reason: "x".into() },
+            EventKind::HelloSuppressed { reason: "x".into() },
         );
         m.push(vec![e.clone(); MAX_EVENTS - 1]);
         m.push(vec![e; 3]);
