@@ -310,6 +310,35 @@ fn an_external_device_is_provisioned_and_read_back_over_its_tls_port() -> Result
 }
 
 #[test]
+fn an_external_device_is_provisioned_then_removed_and_again() -> Result {
+    let served = serve_device()?;
+    let dir = tempfile::tempdir()?;
+    let loaded = scenario_in(
+        dir.path(),
+        "external",
+        "id: ext-remove\ntitle: provision, then remove\nsource: test\n\
+         steps: [start_up, provision, { remove: full }]\n\
+         expect:\n  outcome: provisioned\n  amt_status: not-provisioned\n  sessions: 1\n\
+         \x20 device: { provisioning_state: pre }\n",
+    )?;
+    // The removal puts the device back to factory state, so the scenario can run again.
+    for run in 0..2 {
+        let (report, obs) = observe(&loaded, Backend::Device(served.tls))?;
+        assert!(report.passed(), "run {run}: {}", describe(&report));
+        let removal = "Removed the provisioning data of AMT device \
+                       8c4d6b2a-1f3e-4a5b-9c7d-0e1f2a3b4c5d. AMT status: Not Provisioned.";
+        assert!(
+            messages(&obs, LogFile::AmtOpMgr)
+                .iter()
+                .any(|m| m == removal),
+            "{:?}",
+            messages(&obs, LogFile::AmtOpMgr)
+        );
+    }
+    Ok(())
+}
+
+#[test]
 fn an_external_device_skips_wire_expectations_and_device_control() -> Result {
     let dir = tempfile::tempdir()?;
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, 16993));

@@ -320,18 +320,18 @@ pub(crate) fn observe_site(
 }
 
 /// The device's end state over WS-MAN, trying the password the site set for `uuid`, the site's
-/// MEBx password and `device_mebx` (the device's own, when known).
+/// MEBx password and `device_passwords` (the device's own MEBx password, when known).
 pub(crate) fn read_back(
     sp: &ServicePoint,
     uuid: &DeviceUuid,
-    device_mebx: Option<String>,
+    device_passwords: impl IntoIterator<Item = String>,
     connector: &mut dyn Connector,
     (http, tls): (SocketAddr, SocketAddr),
     seed: u64,
 ) -> DeviceObs {
     let admin = sp.admin_password(uuid).map(str::to_owned);
     let mut mebx = vec![sp.env().mebx_password.clone()];
-    mebx.extend(device_mebx);
+    mebx.extend(device_passwords);
     readback::read_state(connector, http, tls, admin.as_deref(), &mebx, seed)
 }
 

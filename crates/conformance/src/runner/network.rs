@@ -26,15 +26,16 @@
 //! never an approximation: Hello windows, long waits, long injected delays, fleets above
 //! [`MAX_FLEET`], a second (wireless) address, and for an external device `expect.wire`.
 
+mod served;
+
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use amt_sim::conn::DeviceConnection;
 use amt_sim::device::Device;
 use amt_sim::events::{DeviceEvent, EventKind};
 use amt_sim::faults::FaultAction;
-use amt_sim::net::{Beacon, BeaconTarget, Bound, DeviceCore, Listener, Output, RunningDevice};
+use amt_sim::net::{Beacon, BeaconTarget, Bound};
 use amt_sim::profile::DeviceProfile;
 use amt_wire::hello::DeviceUuid;
 use amt_wire::thumbprint::Thumbprint;
@@ -47,6 +48,7 @@ use provisioner_core::servicepoint::{Action, Input};
 use provisioner_core::session::{self, SessionResult};
 use rand::SeedableRng as _;
 
+use self::served::{MAX_EVENTS, Monitor, SharedDevice, Shell, lock, with_device};
 use super::inprocess::{self, SiteParts};
 use super::readback;
 use crate::observe::{HelloObs, Observation};
@@ -60,8 +62,6 @@ pub const MAX_WALL_WAIT: Duration = Duration::from_secs(5);
 pub const HELLO_WAIT: Duration = Duration::from_secs(5);
 /// How long the observation waits for the device to finish its open connections.
 const SETTLE: Duration = Duration::from_secs(3);
-/// Device events kept per scenario (bounded memory); more are counted in a note.
-const MAX_EVENTS: usize = 200_000;
 
 /// Runs `loaded` over loopback sockets. `Ok(None)`: the scenario cannot run this way.
 pub fn run_loopback(loaded: &LoadedScenario) -> Result<Option<Observation>, String> {
@@ -194,7 +194,12 @@ pub fn run_external(
     obs.device = Some(inprocess::read_back(
         &site.sp,
         &uuid,
-        admin_password.map(str::to_owned),
+        // The password given for the device, then its factory MEBx password as the scenario
+        // describes it (after a full removal the device is back to it).
+        admin_password
+            .map(str::to_owned)
+            .into_iter()
+            .chain([profile.provisioning.mebx_password.clone()]),
         &mut TcpConnector,
         (http, addr),
         rand::RngCore::next_u64(&mut rng),
@@ -294,97 +299,6 @@ fn run_actions(
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// What the harness sees of the served devices: their events and open connections.
-#[derive(Debug, Default)]
-struct Monitor {
-    events: Vec<DeviceEvent>,
-    dropped: usize,
-    open: usize,
-}
-
-impl Monitor {
-    fn push(&mut self, events: Vec<DeviceEvent>) {
-        let room = MAX_EVENTS.saturating_sub(self.events.len());
-        self.dropped += events.len().saturating_sub(room);
-        self.events.extend(events.into_iter().take(room));
-    }
-}
-
-/// A device served by the shell and reachable by the harness: every call goes to the shared
-/// `Device`, and its events are moved to the [`Monitor`] under the device's lock (so they keep
-/// their order whoever drives the device). Hellos are not sent by the shell: the flow's
-/// `hellos` step sends them.
-struct SharedDevice {
-    device: Arc<Mutex<Device>>,
-    monitor: Arc<Mutex<Monitor>>,
-}
-
-impl SharedDevice {
-    fn with<R>(&self, f: impl FnOnce(&mut Device) -> R) -> R {
-        with_device(&self.device, &self.monitor, f)
-    }
-}
-
-/// Runs `f` on the device, then moves its events to the monitor.
-fn with_device<R>(
-    device: &Mutex<Device>,
-    monitor: &Mutex<Monitor>,
-    f: impl FnOnce(&mut Device) -> R,
-) -> R {
-    let mut d = lock(device);
-    let r = f(&mut d);
-    let events = d.drain_events();
-    if !events.is_empty() {
-        lock(monitor).push(events);
-    }
-    r
-}
-
-impl DeviceCore for SharedDevice {
-    type Connection = DeviceConnection;
-
-    fn accept(
-        &mut self,
-        listener: Listener,
-        local: SocketAddr,
-        peer: SocketAddr,
-        now: Timestamp,
-    ) -> Result<DeviceConnection, String> {
-        let conn = self.with(|d| DeviceCore::accept(d, listener, local, peer, now));
-        if conn.is_ok() {
-            lock(&self.monitor).open += 1;
-        }
-        conn
-    }
-
-    fn receive(&mut self, conn: &mut DeviceConnection, bytes: &[u8], now: Timestamp) -> Output {
-        self.with(|d| DeviceCore::receive(d, conn, bytes, now))
-    }
-
-    fn peer_closed(&mut self, conn: &mut DeviceConnection, now: Timestamp) -> Output {
-        let out = self.with(|d| DeviceCore::peer_closed(d, conn, now));
-        let mut m = lock(&self.monitor);
-        m.open = m.open.saturating_sub(1);
-        out
-    }
-
-    fn next_hello_due(&self) -> Option<Timestamp> {
-        None
-    }
-
-    fn poll_hello(&mut self, _now: Timestamp) -> Option<Beacon> {
-        None
-    }
-
-    fn drain_event_lines(&mut self, _out: &mut Vec<String>) {
-        self.with(|_| ());
-    }
-}
-
 /// One served device.
 struct Served {
     device: Arc<Mutex<Device>>,
@@ -392,35 +306,6 @@ struct Served {
     ip: IpAddr,
     http: SocketAddr,
     tls: SocketAddr,
-}
-
-/// The runtime and the devices it serves; dropping it stops them and shuts the runtime down
-/// (also when a scenario ends early with an error).
-struct Shell {
-    runtime: Option<tokio::runtime::Runtime>,
-    running: Vec<RunningDevice>,
-}
-
-impl Drop for Shell {
-    fn drop(&mut self) {
-        let running = std::mem::take(&mut self.running);
-        if let Some(runtime) = self.runtime.take() {
-            runtime.block_on(async {
-                for device in running {
-                    let _ = tokio::time::timeout(Duration::from_secs(5), device.shutdown()).await;
-                }
-            });
-            runtime.shutdown_timeout(Duration::from_secs(2));
-        }
-    }
-}
-
-impl Shell {
-    fn runtime(&self) -> Result<&tokio::runtime::Runtime, String> {
-        self.runtime
-            .as_ref()
-            .ok_or_else(|| "runtime gone".to_owned())
-    }
 }
 
 /// A site and its devices on loopback sockets.
@@ -954,18 +839,5 @@ mod tests {
             "{err}"
         );
         assert_eq!(refusal_check(&[]), Ok(()));
-    }
-
-    #[test]
-    fn the_monitor_keeps_a_bounded_number_of_events() {
-        let mut m = Monitor::default();
-        let e = DeviceEvent::new(
-            "u",
-            Timestamp::from_unix_millis(0),
-            EventKind::HelloSuppressed { reason: "x".into() },
-        );
-        m.push(vec![e.clone(); MAX_EVENTS - 1]);
-        m.push(vec![e; 3]);
-        assert_eq!((m.events.len(), m.dropped), (MAX_EVENTS, 2));
     }
 }
