@@ -122,9 +122,8 @@ pub fn run_external(
             | FlowStep::Remove(RemovalKind::Full)
             | FlowStep::Wait(_) => {}
             other => {
-                return Err(format!(
-                    "skip:the step {other:?} needs control of the device"
-                ));
+                let name = serde_json::to_string(other).unwrap_or_default();
+                return Err(format!("skip:the step {name} needs control of the device"));
             }
         }
     }
