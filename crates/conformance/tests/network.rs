@@ -137,6 +137,30 @@ fn a_root_key_over_2048_bits_fails_the_same_way_over_sockets_as_in_process() -> 
     Ok(())
 }
 
+#[test]
+fn the_served_device_stops_with_its_scenario() -> Result {
+    let loaded = Scenario::load(&catalog_dir().join("oob-success-sp2.yaml"))?;
+    let (report, obs) = observe(&loaded, Backend::Network)?;
+    assert!(report.passed(), "{}", describe(&report));
+    // "Start provisioning AMT device … at 127.0.0.1:PORT, mode …": the device's TLS listener.
+    let target = messages(&obs, LogFile::AmtOpMgr)
+        .iter()
+        .find_map(|m| {
+            let rest = m.strip_prefix("Start provisioning AMT device ")?;
+            let (_, after) = rest.split_once(" at ")?;
+            after.split_once(',').map(|(addr, _)| addr.to_owned())
+        })
+        .ok_or("no provisioning start line")?;
+    let addr: SocketAddr = target.parse()?;
+    assert!(addr.ip().is_loopback() && addr.port() != 0, "{addr}");
+    let connect = std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(2));
+    assert!(
+        connect.is_err(),
+        "{addr} still accepts connections after the scenario"
+    );
+    Ok(())
+}
+
 /// Writes `text` as `dir/NAME.yaml` and loads it.
 fn scenario_in(dir: &Path, name: &str, text: &str) -> Result<LoadedScenario> {
     let path = dir.join(format!("{name}.yaml"));
