@@ -4,6 +4,7 @@
 pub mod inprocess;
 pub mod network;
 pub mod readback;
+pub(crate) mod site;
 pub mod transcript;
 
 use std::net::SocketAddr;

@@ -49,8 +49,9 @@ use provisioner_core::session::{self, SessionResult};
 use rand::SeedableRng as _;
 
 use self::served::{MAX_EVENTS, Monitor, SharedDevice, Shell, lock, with_device};
-use super::inprocess::{self, SiteParts};
+use super::inprocess;
 use super::readback;
+use super::site::{self as shared, SiteParts};
 use crate::observe::{HelloObs, Observation};
 use crate::scenario::{FlowStep, HelloWindow, LoadedScenario, RemovalKind, Scenario};
 
@@ -148,7 +149,7 @@ pub fn run_external(
     }
     let clock = SystemClock;
     let start = clock.now();
-    let mut site = inprocess::build_site(env)?;
+    let mut site = shared::build_site(env)?;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(scenario.seed());
     let mut results = Vec::new();
     let mut notes = Vec::new();
@@ -156,11 +157,11 @@ pub fn run_external(
         let actions = match step {
             FlowStep::StartUp => site.sp.handle(Input::Tick { now: clock.now() }),
             FlowStep::Provision => {
-                inprocess::direct_provision(&site.sp, uuid, Some(addr.ip()), &mut notes)?
+                shared::direct_provision(&site.sp, uuid, Some(addr.ip()), &mut notes)?
                     .into_iter()
                     .collect()
             }
-            FlowStep::Remove(_) => inprocess::full_removal(
+            FlowStep::Remove(_) => shared::full_removal(
                 &mut site.sp,
                 &mut site.directory,
                 &mut site.ca,
@@ -180,7 +181,7 @@ pub fn run_external(
         "external device {addr} (HTTP {http}): device events are unavailable, so the wire \
          summary and the device side of the transcript are empty"
     ));
-    let mut obs = inprocess::observe_site(
+    let mut obs = shared::observe_site(
         &site.sp,
         &results,
         &HelloObs::default(),
@@ -190,7 +191,7 @@ pub fn run_external(
         start,
     );
     obs.elapsed = clock.now().saturating_duration_since(start);
-    obs.device = Some(inprocess::read_back(
+    obs.device = Some(shared::read_back(
         &site.sp,
         &uuid,
         // The password given for the device, then its factory MEBx password as the scenario
@@ -293,7 +294,7 @@ fn run_actions(
             &mut site.ca,
             rng,
         ) {
-            inprocess::record_result(&mut site.sp, result, results);
+            shared::record_result(&mut site.sp, result, results);
         }
     }
 }
@@ -380,7 +381,7 @@ impl Loopback {
             if let Some(listener) = &listener
                 && profile
                     .hello_target()
-                    .is_ok_and(|t| inprocess::hello_delivered(&t, resolvable))
+                    .is_ok_and(|t| shared::hello_delivered(&t, resolvable))
             {
                 profile.provisioning.server = Some(listener.local_addr().to_string());
             }
@@ -422,7 +423,7 @@ impl Loopback {
             devices,
             monitor,
             listener,
-            site: inprocess::build_site(env)?,
+            site: shared::build_site(env)?,
             rng: rand_chacha::ChaCha8Rng::seed_from_u64(seed),
             results: Vec::new(),
             hellos: HelloObs::default(),
@@ -451,7 +452,7 @@ impl Loopback {
                     let served = self.devices.get(index).ok_or("no device")?;
                     let (uuid, ip) = (served.uuid, served.ip);
                     if let Some(action) =
-                        inprocess::direct_provision(&self.site.sp, uuid, Some(ip), &mut self.notes)?
+                        shared::direct_provision(&self.site.sp, uuid, Some(ip), &mut self.notes)?
                     {
                         self.run_actions(&[action]);
                     }
@@ -513,7 +514,7 @@ impl Loopback {
                 };
                 self.hellos.sent += 1;
                 self.hellos.last_at = Some(now.saturating_duration_since(self.start));
-                if !inprocess::hello_delivered(&beacon.target, resolvable) {
+                if !shared::hello_delivered(&beacon.target, resolvable) {
                     self.hellos.unresolved += 1;
                     continue;
                 }
@@ -559,7 +560,7 @@ impl Loopback {
             .map(|h| h.thumbprint)
             .collect();
         let uuid = self.device(index)?.uuid;
-        let Some(start) = inprocess::in_band_start(
+        let Some(start) = shared::in_band_start(
             &mut self.site.sp,
             &self.site.identities,
             &mut self.rng,
@@ -591,7 +592,7 @@ impl Loopback {
         };
         match kind {
             RemovalKind::Full => {
-                let actions = inprocess::full_removal(
+                let actions = shared::full_removal(
                     &mut self.site.sp,
                     &mut self.site.directory,
                     &mut self.site.ca,
@@ -658,7 +659,7 @@ impl Loopback {
             ));
         }
         let first = self.devices.first().map(|d| d.uuid);
-        let mut obs = inprocess::observe_site(
+        let mut obs = shared::observe_site(
             &self.site.sp,
             &self.results,
             &self.hellos,
@@ -681,7 +682,7 @@ impl Loopback {
                 .mebx_password
                 .clone();
             let seed = rand::RngCore::next_u64(&mut self.rng);
-            obs.device = Some(inprocess::read_back(
+            obs.device = Some(shared::read_back(
                 &self.site.sp,
                 &served.uuid,
                 Some(mebx),
