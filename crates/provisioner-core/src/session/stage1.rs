@@ -47,7 +47,10 @@ pub(super) fn call(what: &'static str) -> impl Fn(CallError) -> SubFailure {
 
 /// `ReturnValue 1`, or `no ReturnValue` when the response had none.
 fn return_value_text(value: Option<u32>) -> String {
-    value.map_or_else(|| "no ReturnValue".to_owned(), |v| format!("ReturnValue {v}"))
+    value.map_or_else(
+        || "no ReturnValue".to_owned(),
+        |v| format!("ReturnValue {v}"),
+    )
 }
 
 /// `out` when its ReturnValue is 0; a failure of sub-step `what` otherwise.
