@@ -7,15 +7,17 @@
 //!   `min_rsa_key_bits`, `refuse_sha1`;
 //! - a network fault: `no_wired_link`, `hellos_off`, `refuse_port`, `wireless_only`.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::personality::CnRule;
 
 /// One entry of the profile's `faults:` list (see the module documentation).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FaultSpec {
     /// Step-addressed fault: when it fires.
@@ -57,7 +59,7 @@ pub struct FaultSpec {
 }
 
 /// `hash_active: { name: "…", active: false }` or `{ index: 3, active: true }`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HashActiveOverride {
     /// Friendly name of the entry (exact match).
@@ -71,7 +73,7 @@ pub struct HashActiveOverride {
 }
 
 /// When a step-addressed fault fires.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FaultTrigger {
     /// Invoked method name (`CommitChanges`, `SetMEBxPassword`, …).
@@ -92,7 +94,7 @@ pub struct FaultTrigger {
 }
 
 /// Steps below HTTP that a fault can address.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Step {
     /// Accepting a TCP connection.
@@ -104,7 +106,7 @@ pub enum Step {
 }
 
 /// What a step-addressed fault does.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum FaultAction {
     /// Replace the method's `ReturnValue` (the request is otherwise processed normally).
@@ -183,6 +185,33 @@ impl<'de> Deserialize<'de> for DurationText {
             Raw::Secs(n) => Ok(Self(Duration::from_secs(n))),
             Raw::Text(t) => Self::parse(&t).map_err(serde::de::Error::custom),
         }
+    }
+}
+
+/// The JSON Schema `pattern` of a [`DurationText`] written as a string (what
+/// [`DurationText::parse`] accepts).
+pub const DURATION_PATTERN: &str = r"^\s*[0-9]+(ms|s|min|m|h)?\s*$";
+
+/// Hand-written (the `Deserialize` is): a whole number of seconds, or a string matching
+/// [`DURATION_PATTERN`].
+impl JsonSchema for DurationText {
+    fn schema_name() -> Cow<'static, str> {
+        "DurationText".into()
+    }
+
+    fn schema_id() -> Cow<'static, str> {
+        "amt_sim::faults::DurationText".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A duration: `<number><unit>` with unit `ms`, `s`, `m` (or `min`) or \
+                            `h`, e.g. `40s`, `1500ms`, `2m`, `1h`; a bare number counts seconds.",
+            "anyOf": [
+                { "type": "integer", "minimum": 0 },
+                { "type": "string", "pattern": DURATION_PATTERN },
+            ],
+        })
     }
 }
 

@@ -12,6 +12,7 @@
 //! - [`state`]: the NVRAM model (provisioning state, passwords, ACLs, certificates, settings).
 //! - [`wsman`]: the WS-Management engine (AMT classes, methods, faults) over the NVRAM state.
 //! - [`profile`]: the device profile (YAML) and its embedded default.
+//! - [`schema`]: draft-07 JSON Schemas of the YAML formats and a structural check against them.
 //! - [`personality`]: firmware generations and their version-dependent behaviour.
 //! - [`hello`]: the Hello schedule and beacon state.
 //! - [`auth`]: the HTTP digest server (nonces, `nc`, 401 shape).
@@ -32,6 +33,7 @@ pub mod keypool;
 pub mod net;
 pub mod personality;
 pub mod profile;
+pub mod schema;
 pub mod state;
 pub mod tls;
 pub mod wsman;

@@ -6,8 +6,10 @@
 //! the behaviour the references document for that firmware generation
 //! (`reference/amt-protocol.md` §2.2, §2.3, §3.3, §5).
 
+use std::borrow::Cow;
 use std::fmt;
 
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 
 pub use crate::tls::CnRule;
@@ -57,7 +59,7 @@ pub enum Personality {
 }
 
 /// How requests inside the provisioning-certificate (setup) TLS session are authorised.
-#[derive(Clone, Copy, Debug, Eq, Hash, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Eq, Hash, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum SetupAuth {
     /// The mutually authenticated TLS session is the authorisation: any or no `Authorization`
@@ -68,7 +70,7 @@ pub enum SetupAuth {
 }
 
 /// Which Hello schedule a personality uses by default.
-#[derive(Clone, Copy, Debug, Eq, Hash, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Eq, Hash, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ScheduleKind {
     /// ConfigMgr's documented schedule: 0–4 min, 5–60 min every 5, 2–24 h hourly (40 Hellos).
@@ -195,6 +197,51 @@ impl Personality {
     }
 }
 
+/// The alternative spellings a profile may use (`#[serde(alias)]`), with the generation each
+/// means; the JSON Schema lists them next to the canonical [`Personality::name`]s.
+pub const PERSONALITY_ALIASES: [(&str, Personality); 13] = [
+    ("amt-2", Personality::Amt2_6),
+    ("amt-3", Personality::Amt3_0),
+    ("amt-3.2", Personality::Amt3_2_1),
+    ("amt-4.0", Personality::Amt4),
+    ("amt-5.0", Personality::Amt5),
+    ("amt-6.0", Personality::Amt6),
+    ("amt-7.0", Personality::Amt7),
+    ("amt-8.0", Personality::Amt8),
+    ("amt-9.0", Personality::Amt9),
+    ("amt-11.0", Personality::Amt11),
+    ("amt-12.0", Personality::Amt12),
+    ("amt-15.0", Personality::Amt15),
+    ("amt-16.0", Personality::Amt16),
+];
+
+/// Hand-written because schemars does not list serde aliases: a string enum of every canonical
+/// name (oldest first) followed by every alias.
+impl JsonSchema for Personality {
+    fn schema_name() -> Cow<'static, str> {
+        "Personality".into()
+    }
+
+    fn schema_id() -> Cow<'static, str> {
+        "amt_sim::personality::Personality".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let names: Vec<&str> = Self::ALL
+            .iter()
+            .map(|p| p.name())
+            .chain(PERSONALITY_ALIASES.iter().map(|(alias, _)| *alias))
+            .collect();
+        json_schema!({
+            "description": "AMT firmware generation (`amt-2.6` … `amt-16`; `amt-6.0` etc. are \
+                            aliases). Sets the version string, CN rule, key limits, setup \
+                            authorisation and Hello schedule.",
+            "type": "string",
+            "enum": names,
+        })
+    }
+}
+
 impl Default for Personality {
     /// AMT 11: MeshCentral-compatible certificate setup session, SHA-256 hashes, no RSA/SHA-1 limits.
     fn default() -> Self {
@@ -254,6 +301,10 @@ mod tests {
         }
         let alias: Personality = serde_saphyr::from_str("amt-6.0")?;
         assert_eq!(alias, Personality::Amt6);
+        for (alias, p) in PERSONALITY_ALIASES {
+            let parsed: Personality = serde_saphyr::from_str(alias)?;
+            assert_eq!(parsed, p, "{alias}");
+        }
         assert_eq!(
             server_header("15.0.23.1706"),
             "Intel(R) Active Management Technology 15.0.23.1706"

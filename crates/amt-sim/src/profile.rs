@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use amt_wire::hello::DeviceUuid;
 use amt_wire::thumbprint::{HashAlgorithm, Thumbprint};
 use amt_wire::time::Timestamp;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -29,11 +30,26 @@ pub const TEST_ROOT_SHA256: &str =
 /// The DNS domain of the test PKI and the default device.
 pub const DEFAULT_DOMAIN: &str = "corp.amt-sim.test";
 
+/// JSON Schema `pattern` of an SMBIOS UUID in text form (what [`DeviceUuid::parse`] accepts:
+/// 8-4-4-4-12 hex digits, optionally in braces).
+pub const UUID_PATTERN: &str = r"^(\{[0-9A-Fa-f]{8}(-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}\}|[0-9A-Fa-f]{8}(-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12})$";
+
+/// JSON Schema `pattern` of a hash value: hex byte pairs, optionally separated by spaces, colons
+/// or dashes (what [`Thumbprint::parse_hex`] accepts, length aside).
+pub const HEX_HASH_PATTERN: &str = r"^[ :-]*([0-9A-Fa-f]{2}[ :-]*)+$";
+
+/// JSON Schema `pattern` of a MAC address (`aa:bb:cc:dd:ee:ff` or `aa-bb-cc-dd-ee-ff`).
+pub const MAC_PATTERN: &str = r"^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$";
+
+/// JSON Schema `pattern` of a `host:port` server address (IPv6 hosts in brackets).
+pub const HOST_PORT_PATTERN: &str = r"^.+:[0-9]{1,5}$";
+
 /// A virtual device's description.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct DeviceProfile {
     /// SMBIOS UUID in canonical text form.
+    #[schemars(pattern(UUID_PATTERN))]
     pub uuid: String,
     /// Firmware generation; sets every version-dependent default.
     pub personality: Personality,
@@ -67,7 +83,7 @@ pub struct DeviceProfile {
 }
 
 /// One root certificate hash.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HashEntry {
     /// Friendly name (≤ 32 ASCII bytes on real firmware); defaults to the `cert` file's stem or
@@ -79,6 +95,7 @@ pub struct HashEntry {
     pub algorithm: Option<HashAlgorithmName>,
     /// The hash in hex (colons and spaces allowed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(HEX_HASH_PATTERN))]
     pub value: Option<String>,
     /// A certificate file (PEM or DER), relative to the profile file; replaced by `value` on load.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -96,7 +113,7 @@ fn yes() -> bool {
 }
 
 /// Hash algorithm names in profiles.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum HashAlgorithmName {
     /// SHA-1.
@@ -131,7 +148,7 @@ pub struct ResolvedHash {
 }
 
 /// Network facts.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Network {
     /// The integrated wired NIC (Hellos and setup only ever use it).
@@ -151,10 +168,11 @@ pub struct Network {
 }
 
 /// One network interface.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NetInterface {
     /// MAC address, `aa:bb:cc:dd:ee:ff`.
+    #[schemars(pattern(MAC_PATTERN))]
     pub mac: String,
     /// IPv4 address (the address the device answers on).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -168,7 +186,7 @@ pub struct NetInterface {
 }
 
 /// DHCP options 6 and 15.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct DhcpOptions {
     /// Option 6: DNS servers.
@@ -179,7 +197,7 @@ pub struct DhcpOptions {
 }
 
 /// Provisioning configuration.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Provisioning {
     /// `pki`, `psk` or `disabled`.
@@ -195,6 +213,7 @@ pub struct Provisioning {
     /// Provisioning server `host:port` (an IP or a name); absent = discover
     /// `provisionserver.<domain>` on `server_port`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(HOST_PORT_PATTERN))]
     pub server: Option<String>,
     /// Hello port for discovery.
     pub server_port: u16,
@@ -205,7 +224,7 @@ pub struct Provisioning {
 }
 
 /// Provisioning state a fresh device starts in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum InitialState {
     /// Pre-provisioning (factory).
@@ -218,7 +237,7 @@ pub enum InitialState {
 }
 
 /// Provisioning mode set in MEBx.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ProvisioningMode {
     /// Remote configuration with certificates (Hello v3).
@@ -230,7 +249,7 @@ pub enum ProvisioningMode {
 }
 
 /// Ports (the shell binds them; `0` in tests).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Ports {
     /// Plain HTTP WS-MAN (16992).
@@ -240,17 +259,17 @@ pub struct Ports {
 }
 
 /// The protected real-time clock.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Clock {
     /// Follows the host clock.
     Host,
     /// Un-set clock: starts at this RFC 3339 instant when the device starts (date-zero case).
-    Epoch(String),
+    Epoch(#[schemars(extend("format" = "date-time"))] String),
 }
 
 /// Hello beacon settings.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct HelloSettings {
     /// Whether the device beacons at all.
@@ -264,7 +283,7 @@ pub struct HelloSettings {
 }
 
 /// Inventory facts.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct SystemInfo {
     /// Manufacturer.

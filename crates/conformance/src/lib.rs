@@ -7,10 +7,12 @@
 //! - [`runner`]: backends and the parallel driver; [`observe`]: what a run produced.
 //! - [`expect`]: checking expectations, with diffs.
 //! - [`report`]: human, JSON, JUnit, transcripts; [`bundle`]: repro bundles of failures.
+//! - [`explain`]: from a pasted log line to its error-catalog entries, cause, fix and scenarios.
 
 pub mod bundle;
 pub mod catalog;
 pub mod expect;
+pub mod explain;
 pub mod observe;
 pub mod report;
 pub mod runner;

@@ -1,33 +1,130 @@
-//! The `amt-conformance` binary starts, answers `--help` and `--version`, and refuses to pretend it has subcommands.
+//! The `amt-conformance` binary: exit codes 0/1/2 (PRODUCT.md §6), located errors, `schema`,
+//! `list`, JSON and JUnit output, transcripts and repro bundles in `--report-dir`, and replaying
+//! a bundle.
 
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
-fn run(args: &[&str]) -> std::process::Output {
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+fn run(args: &[&str]) -> Result<Output, std::io::Error> {
     Command::new(env!("CARGO_BIN_EXE_amt-conformance"))
         .args(args)
+        .env_remove("AMT_CONFORMANCE_UPDATE")
+        .env("CI", "true")
         .output()
-        .expect("run amt-conformance")
+}
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
+}
+
+fn scenario(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios").join(name)
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap_or_default()
 }
 
 #[test]
-fn help_and_version_work() {
-    let help = run(&["--help"]);
+fn help_and_version_work() -> TestResult {
+    let help = run(&["--help"])?;
     assert!(help.status.success());
     let text = String::from_utf8_lossy(&help.stdout);
-    assert!(text.contains("Usage: amt-conformance"), "{text}");
-
-    let version = run(&["--version"]);
-    assert!(version.status.success());
+    for sub in ["run", "list", "explain", "schema"] {
+        assert!(text.contains(sub), "{text}");
+    }
+    let version = run(&["--version"])?;
     assert_eq!(
         String::from_utf8_lossy(&version.stdout).trim(),
         concat!("amt-conformance ", env!("CARGO_PKG_VERSION"))
     );
+    Ok(())
 }
 
 #[test]
-fn without_a_subcommand_it_says_so_and_fails() {
-    let out = run(&[]);
+fn a_passing_scenario_exits_0_and_a_failing_one_exits_1() -> TestResult {
+    let pass = run(&["run", s(&scenario("oob-success-sp2.yaml"))])?;
+    assert_eq!(pass.status.code(), Some(0), "{}", String::from_utf8_lossy(&pass.stderr));
+    let out = String::from_utf8_lossy(&pass.stdout);
+    assert!(out.contains("1 scenarios: 1 passed, 0 failed"), "{out}");
+    let fail = run(&["run", s(&data("wrong-expectation.yaml"))])?;
+    assert_eq!(fail.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&fail.stdout);
+    assert!(out.contains("FAILED wrong-expectation"), "{out}");
+    assert!(out.contains("expect.failed_step"), "{out}");
+    Ok(())
+}
+
+#[test]
+fn invalid_input_exits_2_with_file_line_and_column() -> TestResult {
+    let out = run(&["run", s(&data("invalid-key.yaml"))])?;
     assert_eq!(out.status.code(), Some(2));
-    let text = String::from_utf8_lossy(&out.stderr);
-    assert!(text.contains("no subcommand is implemented yet"), "{text}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("invalid-key.yaml:6:3"), "{err}");
+    assert!(err.contains("failed_stpe"), "{err}");
+    let out = run(&["run", "/nonexistent/scenario.yaml"])?;
+    assert_eq!(out.status.code(), Some(2));
+    let out = run(&["run", s(&scenario("oob-success-sp2.yaml")), "--filter", "no-such-id"])?;
+    assert_eq!(out.status.code(), Some(2), "no scenario to run is invalid input");
+    Ok(())
+}
+
+#[test]
+fn schema_is_json_and_list_names_the_catalog() -> TestResult {
+    let out = run(&["schema"])?;
+    assert!(out.status.success());
+    let schema: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    assert!(schema.get("properties").and_then(|p| p.get("expect")).is_some());
+    let out = run(&["list", s(&scenario(""))])?;
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("oob-success-sp2"), "{text}");
+    assert!(text.contains("error-catalog A-18"), "{text}");
+    Ok(())
+}
+
+#[test]
+fn json_and_junit_reports() -> TestResult {
+    let out = run(&["run", "--format", "json", s(&scenario("a18-root-key-over-2048.yaml")), s(&data("wrong-expectation.yaml"))])?;
+    assert_eq!(out.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    assert_eq!(json["version"], 1);
+    assert_eq!(json["summary"]["passed"], 1);
+    assert_eq!(json["summary"]["failed"], 1);
+    assert_eq!(json["scenarios"][0]["status"], "passed");
+    assert_eq!(json["scenarios"][1]["status"], "failed");
+    assert_eq!(json["scenarios"][1]["mismatches"][0]["what"], "expect.outcome");
+    assert_eq!(json["scenarios"][0]["observed"]["sessions"][0]["failed_step"], "tls-handshake");
+    let out = run(&["run", "--format", "junit", s(&scenario("a18-root-key-over-2048.yaml")), s(&data("wrong-expectation.yaml"))])?;
+    assert_eq!(out.status.code(), Some(1));
+    let xml = String::from_utf8_lossy(&out.stdout);
+    assert!(xml.starts_with("<?xml"), "{xml}");
+    assert!(xml.contains("<testcase name=\"wrong-expectation\""), "{xml}");
+    assert!(xml.contains("<failure"), "{xml}");
+    Ok(())
+}
+
+#[test]
+fn a_failure_leaves_a_bundle_that_replays_the_same_failure() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let out = run(&["run", "--report-dir", s(dir.path()), s(&data("wrong-expectation.yaml"))])?;
+    assert_eq!(out.status.code(), Some(1));
+    let bundle = dir.path().join("bundles/wrong-expectation");
+    for f in ["bundle.json", "scenario.yaml", "device.yaml", "environment.yaml", "transcript.txt"] {
+        assert!(bundle.join(f).is_file(), "{f} missing in the bundle");
+    }
+    assert!(dir.path().join("transcripts/wrong-expectation.transcript.txt").is_file());
+    // Secrets never reach the files.
+    for f in ["transcript.txt", "bundle.json"] {
+        let text = std::fs::read_to_string(bundle.join(f))?;
+        assert!(!text.contains("P@ssw0rd"), "{f} leaks a password");
+    }
+    let replay = run(&["run", "--format", "json", s(&bundle)])?;
+    assert_eq!(replay.status.code(), Some(1), "{}", String::from_utf8_lossy(&replay.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&replay.stdout)?;
+    let mismatches = json["scenarios"][0]["mismatches"].as_array().map(Vec::len);
+    assert_eq!(mismatches, Some(5), "{json}");
+    Ok(())
 }

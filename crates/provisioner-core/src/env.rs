@@ -13,6 +13,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use amt_wire::hello::DeviceUuid;
+use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use thiserror::Error;
 
@@ -27,7 +28,7 @@ pub const TEST_DEVICE_UUID: &str = "8c4d6b2a-1f3e-4a5b-9c7d-0e1f2a3b4c5d";
 /// Everything the service point and site server know and depend on.
 ///
 /// `Debug` redacts every password (accounts, MEBx, ACL users, wireless passphrases).
-#[derive(Clone, Eq, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Eq, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Environment {
     /// The ConfigMgr site: service pack, site mode, site code, service point name.
@@ -105,7 +106,7 @@ impl std::fmt::Debug for Environment {
 }
 
 /// The ConfigMgr site.
-#[derive(Clone, Debug, Eq, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Eq, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ConfigMgr {
     /// Service pack: decides several log texts and second-stage steps.
@@ -133,7 +134,7 @@ impl Default for ConfigMgr {
 }
 
 /// ConfigMgr 2007 service pack.
-#[derive(Clone, Copy, Debug, Default, Eq, PartialEq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, Eq, PartialEq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ConfigMgrVersion {
     /// ConfigMgr 2007 SP1 (R2 is an add-on).
@@ -144,7 +145,7 @@ pub enum ConfigMgrVersion {
 }
 
 /// Site security mode.
-#[derive(Clone, Copy, Debug, Default, Eq, PartialEq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, Eq, PartialEq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SiteMode {
     /// Native mode (PKI for clients).
@@ -155,13 +156,14 @@ pub enum SiteMode {
 }
 
 /// A computer the site knows.
-#[derive(Clone, Debug, Eq, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Eq, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ImportedComputer {
     /// NetBIOS computer name (the AD account is `<name>$iME`).
     pub name: String,
     /// SMBIOS UUID, text form.
     #[serde(serialize_with = "ser_uuid", deserialize_with = "de_uuid")]
+    #[schemars(with = "String", pattern(amt_sim::profile::UUID_PATTERN))]
     pub uuid: DeviceUuid,
     /// Fully qualified domain name used to reach it and set as AMT host name + domain.
     pub fqdn: String,
@@ -208,7 +210,7 @@ impl ImportedComputer {
 }
 
 /// A provisioning certificate chain and its key, as files.
-#[derive(Clone, Debug, Eq, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Eq, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ProvisioningCertRef {
     /// PEM chain, leaf first, up to and including the root.
@@ -227,7 +229,7 @@ impl Default for ProvisioningCertRef {
 }
 
 /// An AMT Provisioning and Discovery Account.
-#[derive(Clone, Eq, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Eq, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AmtAccount {
     /// User name (AMT: `admin`).
@@ -255,7 +257,7 @@ impl std::fmt::Debug for AmtAccount {
 }
 
 /// Active Directory facts for the AMT computer accounts.
-#[derive(Clone, Debug, Eq, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Eq, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ActiveDirectory {
     /// The OU/container in the out-of-band component properties.
@@ -280,7 +282,7 @@ impl Default for ActiveDirectory {
 }
 
 /// The enterprise CA that issues AMT web server certificates.
-#[derive(Clone, Debug, Eq, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Eq, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct EnterpriseCa {
     /// Certificate template name.
@@ -311,7 +313,7 @@ impl Default for EnterpriseCa {
 }
 
 /// Why the enterprise CA refuses a certificate request.
-#[derive(Clone, Copy, Debug, Eq, PartialEq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Eq, PartialEq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum CaDenial {
     /// No Read + Enroll on the template.
@@ -321,7 +323,7 @@ pub enum CaDenial {
 }
 
 /// DNS facts.
-#[derive(Clone, Debug, Default, Eq, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Eq, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Dns {
     /// State of the `ProvisionServer.<suffix>` alias.
@@ -339,7 +341,7 @@ impl Dns {
 }
 
 /// The ProvisionServer DNS alias.
-#[derive(Clone, Copy, Debug, Default, Eq, PartialEq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, Eq, PartialEq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum AliasState {
     /// Registered: devices find the service point.
@@ -352,7 +354,7 @@ pub enum AliasState {
 }
 
 /// Which device address DNS returns.
-#[derive(Clone, Copy, Debug, Default, Eq, PartialEq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, Eq, PartialEq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ResolveTo {
     /// The wired address (or the Hello's source address).
@@ -363,7 +365,7 @@ pub enum ResolveTo {
 }
 
 /// DHCP options.
-#[derive(Clone, Debug, Eq, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Eq, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Dhcp {
     /// Option 6 (DNS servers) present.
@@ -382,7 +384,7 @@ impl Default for Dhcp {
 }
 
 /// Second-stage provisioning settings.
-#[derive(Clone, Debug, Eq, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Eq, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Stage2Settings {
     /// AMT user accounts (ACL entries) to set after clearing the existing ones.
@@ -422,7 +424,7 @@ impl Default for Stage2Settings {
 }
 
 /// One AMT user account (ACL entry).
-#[derive(Clone, Eq, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Eq, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AclUser {
     /// User name.
@@ -449,7 +451,7 @@ impl std::fmt::Debug for AclUser {
 }
 
 /// A wireless profile (SP2).
-#[derive(Clone, Eq, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Eq, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WirelessProfile {
     /// SSID.
@@ -478,7 +480,7 @@ impl std::fmt::Debug for WirelessProfile {
 }
 
 /// 802.1X settings for wired/wireless (SP2).
-#[derive(Clone, Debug, Eq, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Eq, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Ieee8021x {
     /// EAP method, e.g. `eap-tls`, `peap-mschapv2`.
@@ -492,7 +494,7 @@ pub struct Ieee8021x {
 }
 
 /// Service point timeouts.
-#[derive(Clone, Debug, Eq, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Eq, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Timeouts {
     /// TCP connect timeout in milliseconds.
@@ -681,4 +683,293 @@ impl Environment {
 /// The repository root (this crate is `crates/provisioner-core`).
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+#[cfg(test)]
+mod tests {
+    use amt_sim::schema::{draft07, mismatches};
+    use serde_json::Value;
+
+    use super::*;
+
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+    fn property_names(schema: &Value) -> Vec<&str> {
+        schema
+            .get("properties")
+            .and_then(Value::as_object)
+            .map(|p| p.keys().map(String::as_str).collect())
+            .unwrap_or_default()
+    }
+
+    fn definition<'a>(schema: &'a Value, name: &str) -> Result<&'a Value, String> {
+        schema
+            .pointer(&format!("/definitions/{name}"))
+            .ok_or_else(|| format!("no definition {name}"))
+    }
+
+    /// The strings a string-enum definition allows (`enum`, or `oneOf` of `const`s).
+    fn string_values(def: &Value) -> Vec<&str> {
+        match (def.get("enum"), def.get("oneOf")) {
+            (Some(Value::Array(values)), _) => values.iter().filter_map(Value::as_str).collect(),
+            (_, Some(Value::Array(branches))) => branches
+                .iter()
+                .filter_map(|b| b.get("const").and_then(Value::as_str))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn yaml(text: &str) -> Result<Value, serde_saphyr::Error> {
+        serde_saphyr::from_str(text)
+    }
+
+    #[test]
+    fn environment_schema_serialises_and_lists_the_fields() -> TestResult {
+        let schema = draft07::<Environment>();
+        let text = serde_json::to_string(&schema)?;
+        assert!(text.contains("http://json-schema.org/draft-07/schema#"));
+        assert_eq!(
+            property_names(&schema),
+            [
+                "accounts",
+                "active_directory",
+                "computers",
+                "configmgr",
+                "dhcp",
+                "dns",
+                "enterprise_ca",
+                "logs",
+                "mebx_password",
+                "provisioning_certificates",
+                "schannel_hotfix",
+                "stage2",
+                "timeouts",
+                "wsman_translator",
+            ]
+        );
+        assert!(schema.get("required").is_none());
+        assert_eq!(
+            property_names(definition(&schema, "LogConfig")?),
+            [
+                "a18_file",
+                "bias_minutes",
+                "client_component",
+                "client_source_file",
+                "client_thread",
+                "max_records",
+                "overrides",
+                "proxy_thread",
+                "service_point_thread",
+                "sms_message_suffix",
+            ]
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn environment_and_profile_share_one_generator_without_name_clashes() {
+        // The conformance harness embeds both in one scenario schema.
+        let mut generator = schemars::generate::SchemaSettings::draft07().into_generator();
+        let env = generator.subschema_for::<Environment>();
+        let profile = generator.subschema_for::<amt_sim::profile::DeviceProfile>();
+        assert_eq!(
+            env.get("$ref"),
+            Some(&Value::from("#/definitions/Environment"))
+        );
+        assert_eq!(
+            profile.get("$ref"),
+            Some(&Value::from("#/definitions/DeviceProfile"))
+        );
+        let names: Vec<&String> = generator.definitions().keys().collect();
+        for name in [
+            "Dhcp",
+            "DhcpOptions",
+            "Dns",
+            "Network",
+            "LogConfig",
+            "FaultSpec",
+        ] {
+            assert!(names.iter().any(|n| *n == name), "{name}: {names:?}");
+        }
+        // schemars renames clashing definitions `Name2`, `Name3`, …
+        assert!(
+            names
+                .iter()
+                .all(|n| !n.ends_with(|c: char| c.is_ascii_digit())),
+            "{names:?}"
+        );
+        // The default draft (2020-12) works too.
+        let latest = schemars::schema_for!(Environment);
+        assert!(latest.get("$defs").is_some());
+    }
+
+    #[test]
+    fn deny_unknown_fields_becomes_additional_properties_false() -> TestResult {
+        let schema = draft07::<Environment>();
+        assert_eq!(
+            schema.get("additionalProperties"),
+            Some(&Value::Bool(false))
+        );
+        for name in [
+            "ConfigMgr",
+            "ImportedComputer",
+            "ProvisioningCertRef",
+            "AmtAccount",
+            "ActiveDirectory",
+            "EnterpriseCa",
+            "Dns",
+            "Dhcp",
+            "Stage2Settings",
+            "AclUser",
+            "WirelessProfile",
+            "Ieee8021x",
+            "Timeouts",
+            "LogConfig",
+        ] {
+            assert_eq!(
+                definition(&schema, name)?.get("additionalProperties"),
+                Some(&Value::Bool(false)),
+                "{name}"
+            );
+        }
+        // `overrides` is an open map of id → template.
+        assert_eq!(
+            schema.pointer("/definitions/LogConfig/properties/overrides/additionalProperties/type"),
+            Some(&Value::from("string"))
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn serde_attributes_shape_the_schema() -> TestResult {
+        let schema = draft07::<Environment>();
+        let computer = definition(&schema, "ImportedComputer")?;
+        assert_eq!(
+            computer.get("required"),
+            Some(&serde_json::json!(["name", "uuid", "fqdn"]))
+        );
+        assert_eq!(
+            computer.pointer("/properties/uuid/type"),
+            Some(&Value::from("string"))
+        );
+        assert_eq!(
+            computer
+                .pointer("/properties/uuid/pattern")
+                .and_then(Value::as_str),
+            Some(amt_sim::profile::UUID_PATTERN)
+        );
+        assert_eq!(
+            computer.pointer("/properties/tls_port/default"),
+            Some(&Value::from(16993))
+        );
+        assert_eq!(
+            computer.pointer("/properties/domain/default"),
+            Some(&Value::from(TEST_DOMAIN))
+        );
+        assert_eq!(
+            definition(&schema, "AclUser")?.pointer("/properties/access/default"),
+            Some(&Value::from(2))
+        );
+        assert_eq!(
+            string_values(definition(&schema, "CaDenial")?),
+            ["template-permissions", "dcom-access-denied"]
+        );
+        assert_eq!(
+            string_values(definition(&schema, "AliasState")?),
+            [
+                "registered",
+                "not-registered",
+                "registered-before-service-point"
+            ]
+        );
+        assert_eq!(
+            string_values(definition(&schema, "ResolveTo")?),
+            ["wired", "wireless"]
+        );
+        assert_eq!(
+            string_values(definition(&schema, "ConfigMgrVersion")?),
+            ["sp1", "sp2"]
+        );
+        assert_eq!(
+            string_values(definition(&schema, "SiteMode")?),
+            ["native", "mixed"]
+        );
+        assert_eq!(
+            string_values(definition(&schema, "LogFile")?),
+            ["amtopmgr.log", "amtproxymgr.log", "oobmgmt.log"]
+        );
+        // Container defaults are the default environment's values.
+        let default = serde_json::to_value(Environment::default())?;
+        for (key, value) in default.as_object().ok_or("not an object")? {
+            assert_eq!(
+                schema.pointer(&format!("/properties/{key}/default")),
+                Some(value),
+                "{key}"
+            );
+        }
+        assert_eq!(mismatches(&schema, &default), []);
+        assert_eq!(
+            mismatches(
+                &schema,
+                &serde_json::to_value(Environment::default_for_tests())?
+            ),
+            []
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn the_check_reports_what_the_loader_rejects() -> TestResult {
+        let schema = draft07::<Environment>();
+        let computer =
+            "computers: [ { name: A, uuid: 8c4d6b2a-1f3e-4a5b-9c7d-0e1f2a3b4c5d, fqdn: a.b";
+        let cases = [
+            ("bogus: 1\n".to_owned(), "bogus"),
+            (
+                "configmgr: { version: sp3 }\n".to_owned(),
+                "configmgr.version",
+            ),
+            (
+                "dns: { resolve_to: carrier-pigeon }\n".to_owned(),
+                "dns.resolve_to",
+            ),
+            (
+                "enterprise_ca: { deny: yes-please }\n".to_owned(),
+                "enterprise_ca.deny",
+            ),
+            (
+                "logs: { a18_file: other.log }\n".to_owned(),
+                "logs.a18_file",
+            ),
+            ("logs: { bias: 60 }\n".to_owned(), "logs.bias"),
+            (
+                "stage2: { power_scheme: 300 }\n".to_owned(),
+                "stage2.power_scheme",
+            ),
+            ("computers: [ { name: A } ]\n".to_owned(), "computers[0]"),
+            (
+                format!("{computer}, tls_port: 70000 }} ]\n"),
+                "computers[0].tls_port",
+            ),
+            (
+                format!("{computer}, colour: red }} ]\n"),
+                "computers[0].colour",
+            ),
+        ];
+        for (text, path) in cases {
+            let found = mismatches(&schema, &yaml(&text)?);
+            assert!(
+                found.iter().any(|m| m.path == path),
+                "{text:?}: expected a mismatch at {path}, got {found:?}"
+            );
+            assert!(
+                Environment::from_yaml(&text, Path::new(".")).is_err(),
+                "{text:?}"
+            );
+        }
+        let fits = format!("{computer}, wired_ip: 10.0.0.5 }} ]\n");
+        assert_eq!(mismatches(&schema, &yaml(&fits)?), []);
+        Ok(())
+    }
 }

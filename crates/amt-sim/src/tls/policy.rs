@@ -43,6 +43,7 @@
 use amt_wire::thumbprint::{HashAlgorithm, Thumbprint};
 use amt_wire::time::Timestamp;
 use rustls_pki_types::{CertificateDer, UnixTime};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use x509_parser::certificate::X509Certificate;
@@ -77,7 +78,7 @@ pub struct TrustedHash {
 }
 
 /// How the leaf's CN is compared with the device's DNS domain.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum CnRule {
     /// The CN equals the domain or ends with `"." + domain`.

@@ -12,6 +12,7 @@ mod format;
 use std::collections::{BTreeMap, VecDeque};
 
 use amt_wire::time::Timestamp;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -19,7 +20,9 @@ pub use catalog::CATALOG;
 pub use format::{LineFormat, ParsedLine, parse_line};
 
 /// One of the three log files the simulation writes.
-#[derive(Clone, Copy, Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Serialize, Deserialize, JsonSchema,
+)]
 pub enum LogFile {
     /// `amtopmgr.log`: the out-of-band service point (SMS trace format).
     #[serde(rename = "amtopmgr.log")]
@@ -258,7 +261,7 @@ fn is_secret_name(name: &str) -> bool {
 /// How the logs are framed: time zone, thread ids, the unknown client component, A-18's file.
 ///
 /// Also the `logs:` section of the environment YAML (every key optional).
-#[derive(Clone, Debug, Eq, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Eq, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogConfig {
     /// Minutes to add to local time to get UTC (`+480` = US Pacific standard time). Default 480.
