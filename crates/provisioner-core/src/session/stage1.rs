@@ -343,7 +343,12 @@ fn stage1(
         )
         .map_err(call("SetMEBxPassword"))?;
     match out.return_value {
-        Some(0) => progress.mebx_password = Some(steps.env.mebx_password.clone()),
+        Some(0) => {
+            progress.mebx_password = Some(steps.env.mebx_password.clone());
+            // A digest setup session (AMT ≤ 9) authenticates as admin with the MEBx password,
+            // which just changed: CommitChanges must use the new one.
+            client.update_password(&steps.env.mebx_password);
+        }
         Some(NOT_PERMITTED) => {}
         other => {
             return Err(SubFailure {
