@@ -375,6 +375,16 @@ fn check_wire(expect: &Expect, obs: &Observation, out: &mut Vec<Mismatch>) {
             );
         }
     }
+    for (i, call) in want.absent_calls.iter().enumerate() {
+        let n = w.calls.iter().filter(|c| *c == call).count();
+        if n > 0 {
+            out.push(Mismatch::new(
+                format!("expect.wire.absent_calls[{i}]"),
+                format!("{call} never answered with 200"),
+                format!("answered {n} time(s)"),
+            ));
+        }
+    }
 }
 
 fn check_transcript(path: &Path, actual: &str, snapshots: Snapshots, out: &mut Vec<Mismatch>) {
