@@ -168,7 +168,7 @@ fn wire(root: &Path, npm_dir: &Path, py_dir: &Path) -> Result<Vec<(&'static str,
 }
 
 /// Where registry installs are cached, outside the repository.
-fn cache_dir() -> Result<PathBuf> {
+pub(crate) fn cache_dir() -> Result<PathBuf> {
     if let Some(dir) = std::env::var_os("AMT_SIM_CACHE") {
         return Ok(PathBuf::from(dir));
     }

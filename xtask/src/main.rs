@@ -3,12 +3,14 @@
 //! Commands: `ci` runs the CI gates exactly as `.ci/run` does; `certs` regenerates the test PKI in
 //! `certs/` and `certs --check` verifies the committed files against the table that generates them;
 //! `interop` runs real AMT clients' code against amt-wire; `bench` runs the benchmarks and reports
-//! ratios to same-run baselines; `fuzz` runs the parser fuzz targets.
+//! ratios to same-run baselines; `junit-check` validates the harness's JUnit report with a real
+//! XML schema validator; `fuzz` runs the parser fuzz targets.
 //! The repository's consistency checks ("tidy") are `#[test]`s in `tidy.rs`, run by `cargo test`.
 
 mod bench;
 mod certs;
 mod interop;
+mod junit;
 #[cfg(test)]
 mod tidy;
 
@@ -34,6 +36,8 @@ commands:
                      ratio to its same-run baseline
   bench codecs|device [ARGS]  only amt-wire's codec or amt-sim's device benchmarks
   bench fleet-memory [N]      N (10000) idle beaconing devices in release: peak RSS vs 1 GiB
+  junit-check        validate `amt-conformance run --format junit` against the JUnit XSD (from the
+                     crates.io package junit-report) with PyPI xmlschema, both installed into the cache
   fuzz [--seconds N] run every fuzz target in fuzz/ for N seconds each (default 60); installs
                      cargo-fuzz if missing and uses RUSTC_BOOTSTRAP=1 on the stable toolchain
 ";
@@ -53,6 +57,7 @@ fn main() -> anyhow::Result<()> {
         ["certs", "--check", dir] => certs::check(Path::new(dir)),
         ["interop", steps @ ..] => interop::run(&root, steps),
         ["bench", extra @ ..] => bench::run(&root, extra),
+        ["junit-check"] => junit::run(&root),
         ["fuzz"] => fuzz(&root, 60),
         ["fuzz", "--seconds", n] => fuzz(&root, n.parse().context("--seconds takes a number")?),
         ["help" | "--help" | "-h"] | [] => {

@@ -165,6 +165,15 @@ pub fn check(
         }
     }
     check_hellos(expect, obs, &mut out);
+    if let Some(want) = expect.elapsed
+        && want.0 != obs.elapsed
+    {
+        out.push(Mismatch::new(
+            "expect.elapsed",
+            want.to_string(),
+            amt_sim::faults::DurationText(obs.elapsed).to_string(),
+        ));
+    }
     check_wire(expect, obs, &mut out);
     if let Some(file) = &expect.transcript {
         check_transcript(&base_dir.join(file), &obs.transcript, snapshots, &mut out);
@@ -364,6 +373,16 @@ fn check_wire(expect: &Expect, obs: &Observation, out: &mut Vec<Mismatch>) {
                 )
                 .with_detail(format!("answered: {}", w.calls.join(", "))),
             );
+        }
+    }
+    for (i, call) in want.absent_calls.iter().enumerate() {
+        let n = w.calls.iter().filter(|c| *c == call).count();
+        if n > 0 {
+            out.push(Mismatch::new(
+                format!("expect.wire.absent_calls[{i}]"),
+                format!("{call} never answered with 200"),
+                format!("answered {n} time(s)"),
+            ));
         }
     }
 }
@@ -591,6 +610,28 @@ mod tests {
         assert!(p.matches(
             "x  $$<SMS_AMT_OPERATION_MANAGER><01-15-2027 00:00:00.000+480><thread=2880 (0x0B40)>"
         ));
+    }
+
+    #[test]
+    fn absent_calls_and_elapsed_can_fail() {
+        let mut obs = Observation::default();
+        obs.wire.calls = vec!["AMT_SetupAndConfigurationService.Unprovision".into()];
+        obs.elapsed = std::time::Duration::from_secs(40);
+        let expect = Expect {
+            wire: Some(crate::scenario::WireExpect {
+                absent_calls: vec!["AMT_SetupAndConfigurationService.Unprovision".into()],
+                ..Default::default()
+            }),
+            elapsed: Some(amt_sim::faults::DurationText(
+                std::time::Duration::from_secs(30),
+            )),
+            ..Expect::default()
+        };
+        let what: Vec<String> = check(&expect, &obs, Path::new("."), Snapshots::Strict)
+            .into_iter()
+            .map(|m| m.what)
+            .collect();
+        assert_eq!(what, ["expect.elapsed", "expect.wire.absent_calls[0]"]);
     }
 
     #[test]

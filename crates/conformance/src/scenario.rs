@@ -324,6 +324,10 @@ pub struct Expect {
     /// What the device saw on the wire.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wire: Option<WireExpect>,
+    /// Virtual time the whole flow took (in-process; e.g. `40s` for three connect timeouts and
+    /// two retry pauses).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub elapsed: Option<DurationText>,
     /// A transcript snapshot file (relative to the scenario): the redacted protocol transcript
     /// must equal it. Written when missing or when `AMT_CONFORMANCE_UPDATE=1`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -426,12 +430,15 @@ pub struct WireExpect {
     /// Reasons of refused TCP connections, in order (`connect/wireless`, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refused_connections: Option<Vec<String>>,
-    /// Number of requests refused by digest authentication (HTTP 401 after an answer).
+    /// Number of digest refusals (HTTP 401), the first challenge of each connection included.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_failures: Option<usize>,
     /// WS-MAN calls (`Class.Method` or `Class.Get`) that must have been answered with 200.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub calls: Vec<String>,
+    /// WS-MAN calls (`Class.Action`) the device must never have answered with 200.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub absent_calls: Vec<String>,
 }
 
 /// A scenario read from a file, with where it came from.

@@ -85,3 +85,27 @@ fn a_wrong_expectation_fails_with_a_readable_diff() -> TestResult {
     insta::assert_snapshot!("wrong_expectation_human_report", text);
     Ok(())
 }
+
+#[test]
+fn every_catalog_entry_has_a_scenario() -> TestResult {
+    let files = catalog::scenario_files(&[repo().join("scenarios")])?;
+    let (scenarios, _) = catalog::load_all(&files);
+    let entries = conformance::explain::catalog_entries().map_err(|e| e.to_string())?;
+    assert_eq!(entries.len(), 20);
+    let missing: Vec<&str> = entries
+        .iter()
+        .map(|e| e.id.as_str())
+        .filter(|id| {
+            !scenarios.iter().any(|s| {
+                conformance::explain::entries_named_in(&s.scenario.source)
+                    .iter()
+                    .any(|e| e.id == *id)
+            })
+        })
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "entries without a scenario: {missing:?}"
+    );
+    Ok(())
+}

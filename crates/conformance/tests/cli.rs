@@ -73,6 +73,17 @@ fn invalid_input_exits_2_with_file_line_and_column() -> TestResult {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("invalid-key.yaml:6:3"), "{err}");
     assert!(err.contains("failed_stpe"), "{err}");
+    let out = run(&["run", s(&data("missing-profile.yaml"))])?;
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a scenario that cannot run is invalid input"
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("ERROR missing-profile") && text.contains("no-such-profile.yaml"),
+        "{text}"
+    );
     let out = run(&["run", "/nonexistent/scenario.yaml"])?;
     assert_eq!(out.status.code(), Some(2));
     let out = run(&[

@@ -379,6 +379,15 @@ impl<'c> WsmanClient<'c> {
             .map(|a| a.account_index)
     }
 
+    /// The device changed the password of the account in use (e.g. `SetMEBxPassword` inside a
+    /// setup session that authenticates as `admin` with the MEBx password): later requests use
+    /// `password`. No effect in a certificate session (no account in use).
+    pub fn update_password(&mut self, password: &str) {
+        if let Some(account) = self.account.and_then(|i| self.accounts.get_mut(i)) {
+            account.password = password.to_owned();
+        }
+    }
+
     /// `Get` of a class instance (first element of the body).
     pub fn get(&mut self, class: &str, selectors: &[(&str, &str)]) -> Result<Element, CallError> {
         let env = self.exchange(class, "Get", names::ACTION_GET, selectors, None)?;

@@ -47,7 +47,10 @@ pub(super) fn call(what: &'static str) -> impl Fn(CallError) -> SubFailure {
 
 /// `ReturnValue 1`, or `no ReturnValue` when the response had none.
 fn return_value_text(value: Option<u32>) -> String {
-    value.map_or_else(|| "no ReturnValue".to_owned(), |v| format!("ReturnValue {v}"))
+    value.map_or_else(
+        || "no ReturnValue".to_owned(),
+        |v| format!("ReturnValue {v}"),
+    )
 }
 
 /// `out` when its ReturnValue is 0; a failure of sub-step `what` otherwise.
@@ -340,7 +343,12 @@ fn stage1(
         )
         .map_err(call("SetMEBxPassword"))?;
     match out.return_value {
-        Some(0) => progress.mebx_password = Some(steps.env.mebx_password.clone()),
+        Some(0) => {
+            progress.mebx_password = Some(steps.env.mebx_password.clone());
+            // A digest setup session (AMT ≤ 9) authenticates as admin with the MEBx password,
+            // which just changed: CommitChanges must use the new one.
+            client.update_password(&steps.env.mebx_password);
+        }
         Some(NOT_PERMITTED) => {}
         other => {
             return Err(SubFailure {
