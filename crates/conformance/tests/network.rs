@@ -19,7 +19,7 @@ type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 /// Scenarios of the catalog that must run (not skip) over loopback: raise it as the catalog
 /// grows.
-const MIN_RAN: usize = 3;
+const MIN_RAN: usize = 30;
 
 fn options(backend: Backend) -> RunOptions {
     RunOptions {
@@ -85,8 +85,8 @@ fn the_catalog_passes_over_loopback_sockets() -> Result {
             .as_ref()
             .ok_or("a passed scenario has an observation")?;
         assert!(
-            obs.device.is_some(),
-            "{}: the device was read back over WS-MAN",
+            obs.device.is_some() || obs.config_error.is_some(),
+            "{}: the device was read back over WS-MAN (unless the site refused its config)",
             r.id
         );
     }

@@ -6,8 +6,11 @@
 //! sockets ([`TcpConnector`]):
 //!
 //! - **Loopback** ([`run_loopback`]): each device is an `amt_sim::device::Device` served by
-//!   `amt_sim::net::start` on 127.0.0.1 (a fleet member on its own 127.1.0.x address), HTTP and
-//!   TLS listeners on port 0; the imported computer record is told the address and TLS port.
+//!   `amt_sim::net::start` on its own ports (16992/16993: expected log lines and records name
+//!   them) at a loopback address of its own (`127.X.Y.Z`, X from the process id, Y.Z a counter),
+//!   so parallel scenarios and fleet members do not clash; when no such address is free, on
+//!   127.0.0.1 with ports the OS picks (the profile, its port faults and the record follow). The
+//!   imported computer record's recorded address (when it is the device's) becomes that address.
 //!   The device stays reachable from the harness (it sits behind the shell in an
 //!   `Arc<Mutex<_>>`), which is how the `in_band` step makes its HECI calls and how device events
 //!   are collected. Hellos: the `hellos: first` step takes the Hellos due now from the device and
@@ -24,11 +27,16 @@
 //!
 //! What cannot run on the wall clock or over sockets is a skip with its reason (`skip:` prefix),
 //! never an approximation: Hello windows, long waits, long injected delays, fleets above
-//! [`MAX_FLEET`], a second (wireless) address, and for an external device `expect.wire`.
+//! [`MAX_FLEET`], a second (wireless) address, a record pointing elsewhere than the device, a
+//! TCP connection the device refuses (the shell accepts it first), and for an external device
+//! `expect.wire`. Expectations that pin virtual-clock times (transcript snapshots, framed log
+//! lines with literal times, `hellos.last_at`) are left out of the check
+//! ([`wall_clock_expect`]), with a note in the observation.
 
 mod served;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -53,7 +61,7 @@ use super::inprocess;
 use super::readback;
 use super::site::{self as shared, SiteParts};
 use crate::observe::{HelloObs, Observation};
-use crate::scenario::{FlowStep, HelloWindow, LoadedScenario, RemovalKind, Scenario};
+use crate::scenario::{Expect, FlowStep, HelloWindow, LoadedScenario, RemovalKind};
 
 /// Largest fleet run over loopback (each device has its own runtime tasks and listeners).
 pub const MAX_FLEET: usize = 20;
@@ -93,7 +101,7 @@ pub fn run_loopback(loaded: &LoadedScenario) -> Result<Option<Observation>, Stri
         site.step(step)?;
     }
     let mut obs = site.observe()?;
-    transcript_note(scenario, &mut obs);
+    obs.notes.extend(wall_clock_expect(&scenario.expect).1);
     Ok(Some(obs))
     // `site` is dropped here (or on any early return): devices and runtime shut down.
 }
@@ -204,7 +212,7 @@ pub fn run_external(
         (http, addr),
         rand::RngCore::next_u64(&mut rng),
     ));
-    transcript_note(scenario, &mut obs);
+    obs.notes.extend(wall_clock_expect(&scenario.expect).1);
     Ok(Some(obs))
 }
 
@@ -245,15 +253,66 @@ fn delay_check(profile: &DeviceProfile) -> Result<(), String> {
     Ok(())
 }
 
-/// Says that a transcript snapshot is not compared on the wall clock.
-fn transcript_note(scenario: &Scenario, obs: &mut Observation) {
-    if scenario.expect.transcript.is_some() {
-        obs.notes.push(
-            "expect.transcript not compared: the transcript is deterministic only on the \
-             virtual clock (in-process)"
-                .to_owned(),
-        );
+/// The expectations the wall clock can check: `expect` without what pins virtual-clock times
+/// (the transcript snapshot, framed log lines with a literal date or time, `hellos.last_at`),
+/// with a note for each thing left out. `run_one` checks the socket backends' observations
+/// against this; both backends put the notes in their observation.
+pub fn wall_clock_expect(expect: &Expect) -> (Expect, Vec<String>) {
+    let mut relaxed = expect.clone();
+    let mut notes = Vec::new();
+    if let Some(file) = relaxed.transcript.take() {
+        notes.push(format!(
+            "expect.transcript ({file}) not compared: the transcript is deterministic only on \
+             the virtual clock (in-process)"
+        ));
     }
+    for (file, lines) in &mut relaxed.logs {
+        let before = lines.len();
+        lines.retain(|l| !pins_a_time(l));
+        let dropped = before - lines.len();
+        if dropped > 0 {
+            notes.push(format!(
+                "expect.logs.{}: {dropped} framed line(s) with a literal date or time not \
+                 compared (virtual-clock times; use {{date}} and {{time}} to compare them here)",
+                file.file_name()
+            ));
+        }
+    }
+    if let Some(h) = &mut relaxed.hellos
+        && h.last_at.take().is_some()
+    {
+        notes.push("expect.hellos.last_at not compared: a virtual-clock time".to_owned());
+    }
+    (relaxed, notes)
+}
+
+/// A framed log line (`$$<` or `<![LOG[`) with a literal time (`00:00:00`) or date
+/// (`01-15-2027`) instead of the `{time}` / `{date}` placeholders.
+fn pins_a_time(line: &str) -> bool {
+    if !(line.contains("$$<") || line.contains("<![LOG[")) {
+        return false;
+    }
+    let b = line.as_bytes();
+    let digit = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
+    let at = |i: usize, c: u8| b.get(i) == Some(&c);
+    (0..b.len()).any(|i| {
+        let time = digit(i)
+            && digit(i + 1)
+            && at(i + 2, b':')
+            && digit(i + 3)
+            && digit(i + 4)
+            && at(i + 5, b':')
+            && digit(i + 6)
+            && digit(i + 7);
+        let date = digit(i)
+            && digit(i + 1)
+            && at(i + 2, b'-')
+            && digit(i + 3)
+            && digit(i + 4)
+            && at(i + 5, b'-')
+            && (i + 6..i + 10).all(digit);
+        time || date
+    })
 }
 
 /// `24h`, `90m`, `40s` or `1500ms`.
@@ -341,7 +400,6 @@ impl Loopback {
             runtime: Some(runtime),
             running: Vec::new(),
         };
-        let fleet = profiles.len() > 1;
         let clock = SystemClock;
         let start = clock.now();
         let monitor = Arc::new(Mutex::new(Monitor::default()));
@@ -357,16 +415,7 @@ impl Loopback {
         let mut devices = Vec::new();
         for (i, mut profile) in profiles.into_iter().enumerate() {
             let original_ip = profile.network.wired.ipv4;
-            // A fleet member listens on its own 127.1.0.x address (set by `fleet_of`).
-            let ip = match (fleet, original_ip) {
-                (true, Some(ip)) => ip,
-                _ => Ipv4Addr::LOCALHOST,
-            };
-            let any = SocketAddr::new(IpAddr::V4(ip), 0);
-            let bound = shell
-                .runtime()?
-                .block_on(Bound::bind(any, any))
-                .map_err(|e| format!("binding the device listeners on {ip}: {e}"))?;
+            let (ip, bound) = bind_device(shell.runtime()?, &profile)?;
             let (http, tls) = (
                 bound.http_addr().map_err(|e| e.to_string())?,
                 bound.tls_addr().map_err(|e| e.to_string())?,
@@ -695,6 +744,42 @@ impl Loopback {
     }
 }
 
+/// Addresses tried for a device's listeners on its own ports before falling back to port 0.
+const ADDRESS_TRIES: usize = 16;
+
+/// The next loopback address of this process for a device: `127.X.Y.Z` with `X` from the
+/// process id (parallel test processes), `Y.Z` from a counter (parallel scenarios, fleets).
+fn next_loopback() -> Ipv4Addr {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed) % (256 * 254);
+    let x = u8::try_from(100 + std::process::id() % 100).unwrap_or(100);
+    let y = u8::try_from(n / 254).unwrap_or(0);
+    let z = u8::try_from(n % 254 + 1).unwrap_or(1);
+    Ipv4Addr::new(127, x, y, z)
+}
+
+/// Binds the device's listeners on its own ports (16992/16993: log lines and records name
+/// them) at a loopback address of its own, so parallel scenarios do not clash; if every try
+/// is taken, on 127.0.0.1 with ports the OS picks (the profile then follows them).
+fn bind_device(
+    runtime: &tokio::runtime::Runtime,
+    profile: &DeviceProfile,
+) -> Result<(Ipv4Addr, Bound), String> {
+    let (http, tls) = (profile.ports.http, profile.ports.tls);
+    for _ in 0..ADDRESS_TRIES {
+        let ip = next_loopback();
+        let at = |port| SocketAddr::new(IpAddr::V4(ip), port);
+        if let Ok(bound) = runtime.block_on(Bound::bind(at(http), at(tls))) {
+            return Ok((ip, bound));
+        }
+    }
+    let any = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    let bound = runtime
+        .block_on(Bound::bind(any, any))
+        .map_err(|e| format!("binding the device listeners on 127.0.0.1: {e}"))?;
+    Ok((Ipv4Addr::LOCALHOST, bound))
+}
+
 /// Moves the profile to the bound ports, with the port faults that name its ports.
 fn translate_ports(profile: &mut DeviceProfile, http: u16, tls: u16) {
     let (old_http, old_tls) = (profile.ports.http, profile.ports.tls);
@@ -802,6 +887,25 @@ mod tests {
             wall_clock_check(&[FlowStep::Hellos(HelloWindow::First), short]),
             Ok(())
         );
+    }
+
+    #[test]
+    fn only_virtual_clock_expectations_are_left_out() -> Result<(), Box<dyn std::error::Error>> {
+        let text = "outcome: failed\ntranscript: data/x.txt\nhellos: { sent: 1, last_at: 0s }\n\
+                    logs:\n  amtopmgr.log:\n    - \"Error: x\"\n\
+                    \x20   - \"Error: y  $$<SMS_AMT_OPERATION_MANAGER><01-15-2027 00:00:00.000+480><thread=2880 (0x0B40)>\"\n\
+                    \x20   - \"Error: z  $$<SMS_AMT_OPERATION_MANAGER><{date} {time}+480><thread=2880 (0x0B40)>\"\n";
+        let expect: Expect = serde_saphyr::from_str(text)?;
+        let (relaxed, notes) = wall_clock_expect(&expect);
+        assert_eq!(relaxed.transcript, None);
+        assert_eq!(relaxed.outcome, expect.outcome);
+        let hellos = relaxed.hellos.ok_or("hellos kept")?;
+        assert_eq!((hellos.sent, hellos.last_at), (Some(1), None));
+        let lines: Vec<&String> = relaxed.logs.values().flatten().collect();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(lines.iter().all(|l| !l.contains("01-15-2027")));
+        assert_eq!(notes.len(), 3, "{notes:?}");
+        Ok(())
     }
 
     #[test]
