@@ -70,8 +70,9 @@ struct RunArgs {
     /// Run over loopback sockets (amt-sim's network shell, the service point over TCP).
     #[arg(long, conflicts_with = "device")]
     network: bool,
-    /// Run the device-side checks against an external device (its TLS port); scenarios that
-    /// need device control are skipped, with the reason.
+    /// Run the device-side checks against an external device (its TLS port; the HTTP port is
+    /// taken to be one less, as 16993/16992); scenarios that need device control, Hellos or
+    /// device events are skipped, with the reason.
     #[arg(long, value_name = "HOST:PORT")]
     device: Option<SocketAddr>,
     /// Admin password of the external device, if it is already provisioned.

@@ -66,7 +66,8 @@ pub fn run(loaded: &LoadedScenario) -> Result<Observation, RunError> {
         }
     };
     let fleet = scenario.fleet.unwrap_or(1) as usize;
-    let (profiles, env) = fleet_of(profile, env, fleet)?;
+    let in_band = scenario.provisioner.mode == crate::scenario::ModeSpec::InBand;
+    let (profiles, env) = fleet_of(profile, env, fleet, in_band)?;
     let mut site = Site::new(env, profiles, scenario.seed())?;
     for step in scenario.flow() {
         site.step(&step)?;
@@ -75,8 +76,29 @@ pub fn run(loaded: &LoadedScenario) -> Result<Observation, RunError> {
 }
 
 /// `n` copies of `profile` (UUID, host name, MAC and address made unique) and an environment
-/// that imports each of them like its first computer.
+/// that imports each of them like its first computer. In band, a record without an address gets
+/// the device's wired address: the site knows an installed client's address from discovery.
 pub(crate) fn fleet_of(
+    profile: DeviceProfile,
+    env: Environment,
+    n: usize,
+    in_band: bool,
+) -> Result<(Vec<DeviceProfile>, Environment), RunError> {
+    let (profiles, mut env) = copies(profile, env, n)?;
+    if in_band {
+        for p in &profiles {
+            let uuid = p.device_uuid();
+            if let Some(c) = env.computers.iter_mut().find(|c| c.uuid == uuid)
+                && c.wired_ip.is_none()
+            {
+                c.wired_ip = p.network.wired.ipv4.map(IpAddr::V4);
+            }
+        }
+    }
+    Ok((profiles, env))
+}
+
+fn copies(
     profile: DeviceProfile,
     mut env: Environment,
     n: usize,
@@ -110,6 +132,9 @@ pub(crate) fn fleet_of(
         let mut c = template.clone();
         c.uuid = DeviceUuid::parse(&uuid_text).map_err(|e| format!("fleet uuid: {e}"))?;
         c.name = format!("{}-{i:05}", template.name);
+        // An explicit address in the record follows the member's own address.
+        c.wired_ip = template.wired_ip.map(|_| IpAddr::V4(ip));
+        c.wireless_ip = None;
         let domain = template.dns_suffix().to_owned();
         c.fqdn = format!("{}.{domain}", p.network.hostname);
         env.computers.push(c);
@@ -385,7 +410,15 @@ impl Site {
         ) {
             let mebx = self
                 .net
-                .with_device(0, |d| d.profile().provisioning.mebx_password.clone());
+                .with_device(0, |d| {
+                    // The device's own passwords: MEBx, and the admin password of a device
+                    // declared already provisioned (another solution's, A-16).
+                    let p = &d.profile().provisioning;
+                    [Some(p.mebx_password.clone()), p.admin_password.clone()]
+                })
+                .into_iter()
+                .flatten()
+                .flatten();
             let mut connector = self.net.clone();
             let seed = self.rng_seed();
             obs.device = Some(read_back(

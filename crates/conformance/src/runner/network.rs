@@ -95,7 +95,8 @@ pub fn run_loopback(loaded: &LoadedScenario) -> Result<Option<Observation>, Stri
             }));
         }
     };
-    let (profiles, env) = inprocess::fleet_of(profile, env, fleet)?;
+    let in_band = scenario.provisioner.mode == crate::scenario::ModeSpec::InBand;
+    let (profiles, env) = inprocess::fleet_of(profile, env, fleet, in_band)?;
     let mut site = Loopback::start(env, profiles, scenario.seed(), &flow)?;
     for step in &flow {
         site.step(step)?;
@@ -725,16 +726,19 @@ impl Loopback {
         // The first device's end state over WS-MAN; its events are not part of the run (they
         // reach the monitor after the copy above).
         if let Some(served) = self.devices.first() {
-            let mebx = lock(&served.device)
-                .profile()
-                .provisioning
-                .mebx_password
-                .clone();
+            let mebx: Vec<String> = {
+                let device = lock(&served.device);
+                let p = &device.profile().provisioning;
+                [Some(p.mebx_password.clone()), p.admin_password.clone()]
+                    .into_iter()
+                    .flatten()
+                    .collect()
+            };
             let seed = rand::RngCore::next_u64(&mut self.rng);
             obs.device = Some(shared::read_back(
                 &self.site.sp,
                 &served.uuid,
-                Some(mebx),
+                mebx,
                 &mut TcpConnector,
                 (served.http, served.tls),
                 seed,
