@@ -79,7 +79,7 @@ impl Transcript {
     }
 }
 
-/// Replaces every secret of at least [`MIN_SECRET`] characters (longest first) in `text`.
+/// Replaces every secret of at least 4 characters (longest first) in `text`.
 pub fn redact(text: &str, secrets: &[String]) -> String {
     let mut sorted: Vec<&String> = secrets.iter().filter(|s| s.len() >= MIN_SECRET).collect();
     sorted.sort_by_key(|s| std::cmp::Reverse(s.len()));
