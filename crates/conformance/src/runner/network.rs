@@ -6,11 +6,10 @@
 //! sockets ([`TcpConnector`]):
 //!
 //! - **Loopback** ([`run_loopback`]): each device is an `amt_sim::device::Device` served by
-//!   `amt_sim::net::start` on its own ports (16992/16993: expected log lines and records name
-//!   them) at a loopback address of its own (`127.X.Y.Z`, X from the process id, Y.Z a counter),
-//!   so parallel scenarios and fleet members do not clash; when no such address is free, on
-//!   127.0.0.1 with ports the OS picks (the profile, its port faults and the record follow). The
-//!   imported computer record's recorded address (when it is the device's) becomes that address.
+//!   `amt_sim::net::start` on 127.0.0.1 with ports the OS picks, so parallel scenarios and fleet
+//!   members never clash (the profile, its port faults and the imported record follow the bound
+//!   ports; log lines name them, so scenarios write `{ip}:{n}`, not `:16993`). The imported
+//!   computer record's recorded address (when it is the device's) becomes 127.0.0.1.
 //!   The device stays reachable from the harness (it sits behind the shell in an
 //!   `Arc<Mutex<_>>`), which is how the `in_band` step makes its HECI calls and how device events
 //!   are collected. Hellos: the `hellos: first` step takes the Hellos due now from the device and
@@ -36,7 +35,6 @@
 mod served;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -416,7 +414,7 @@ impl Loopback {
         let mut devices = Vec::new();
         for (i, mut profile) in profiles.into_iter().enumerate() {
             let original_ip = profile.network.wired.ipv4;
-            let (ip, bound) = bind_device(shell.runtime()?, &profile)?;
+            let (ip, bound) = bind_device(shell.runtime()?)?;
             let (http, tls) = (
                 bound.http_addr().map_err(|e| e.to_string())?,
                 bound.tls_addr().map_err(|e| e.to_string())?,
@@ -748,35 +746,10 @@ impl Loopback {
     }
 }
 
-/// Addresses tried for a device's listeners on its own ports before falling back to port 0.
-const ADDRESS_TRIES: usize = 16;
-
-/// The next loopback address of this process for a device: `127.X.Y.Z` with `X` from the
-/// process id (parallel test processes), `Y.Z` from a counter (parallel scenarios, fleets).
-fn next_loopback() -> Ipv4Addr {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed) % (256 * 254);
-    let x = u8::try_from(100 + std::process::id() % 100).unwrap_or(100);
-    let y = u8::try_from(n / 254).unwrap_or(0);
-    let z = u8::try_from(n % 254 + 1).unwrap_or(1);
-    Ipv4Addr::new(127, x, y, z)
-}
-
-/// Binds the device's listeners on its own ports (16992/16993: log lines and records name
-/// them) at a loopback address of its own, so parallel scenarios do not clash; if every try
-/// is taken, on 127.0.0.1 with ports the OS picks (the profile then follows them).
-fn bind_device(
-    runtime: &tokio::runtime::Runtime,
-    profile: &DeviceProfile,
-) -> Result<(Ipv4Addr, Bound), String> {
-    let (http, tls) = (profile.ports.http, profile.ports.tls);
-    for _ in 0..ADDRESS_TRIES {
-        let ip = next_loopback();
-        let at = |port| SocketAddr::new(IpAddr::V4(ip), port);
-        if let Ok(bound) = runtime.block_on(Bound::bind(at(http), at(tls))) {
-            return Ok((ip, bound));
-        }
-    }
+/// Binds the device's listeners on 127.0.0.1 with ports the OS picks (parallel scenarios and
+/// fleet members never clash; the profile, its port faults and the imported record follow the
+/// bound ports).
+fn bind_device(runtime: &tokio::runtime::Runtime) -> Result<(Ipv4Addr, Bound), String> {
     let any = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
     let bound = runtime
         .block_on(Bound::bind(any, any))
