@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use amt_sim::events::{DeviceEvent, EventKind, TlsVerdict};
-use provisioner_core::logs::{self, LogFile, Logs};
+use provisioner_core::logs::{LogFile, Logs};
 use serde::Serialize;
 
 use crate::expect::{self, Mismatch, Snapshots};
@@ -250,7 +250,6 @@ pub(crate) fn fill_logs(obs: &mut Observation, logs: &Logs) {
         .filter(|r| r.id.starts_with("A-"))
         .map(|r| r.id.to_owned())
         .collect();
-    let _ = logs::CATALOG.len();
 }
 
 /// Summarises the devices' events into `obs.wire`.
