@@ -9,7 +9,6 @@ use amt_sim::device::Device;
 use amt_sim::events::DeviceEvent;
 use amt_sim::profile::DeviceProfile;
 use amt_wire::hello::{DeviceUuid, HelloPacket};
-use amt_wire::thumbprint::Thumbprint;
 use amt_wire::time::Timestamp;
 use provisioner_core::ca::EnterpriseCaModel;
 use provisioner_core::clock::{Clock as _, VirtualClock};
@@ -293,15 +292,10 @@ impl Site {
     /// The in-band path for device `index`.
     fn in_band(&mut self, index: usize) -> Result<(), RunError> {
         let now = self.clock.now();
-        let hashes: Vec<Thumbprint> = self
+        let hashes = self
             .net
-            .with_device(index, |d| d.heci_get_hashes(now))
-            .ok_or("no device")?
-            .map_err(|e| format!("HECI: {e}"))?
-            .into_iter()
-            .filter(|h| h.active)
-            .map(|h| h.thumbprint)
-            .collect();
+            .with_device(index, |d| super::site::heci_active_hashes(d, now))
+            .ok_or("no device")??;
         let uuid = self.uuids.get(index).copied().ok_or("no device")?;
         let Some(start) = in_band_start(
             &mut self.sp,
@@ -315,17 +309,9 @@ impl Site {
             return Ok(());
         };
         self.net
-            .with_device(index, |d| {
-                d.heci_set_otp(&start.otp, now)
-                    .and_then(|()| d.heci_start_configuration(now))
-                    .map_err(|e| format!("HECI: {e}"))
-            })
+            .with_device(index, |d| super::site::heci_hand_over(d, &start, now))
             .ok_or("no device")??;
-        let actions = self.sp.handle(Input::InBandRequest {
-            uuid: start.request.uuid,
-            otp_hash: start.request.otp_hash,
-            now,
-        });
+        let actions = super::site::in_band_request(&mut self.sp, &start, now);
         self.run_actions(&actions);
         Ok(())
     }

@@ -44,7 +44,6 @@ use amt_sim::faults::FaultAction;
 use amt_sim::net::{Beacon, BeaconTarget, Bound};
 use amt_sim::profile::DeviceProfile;
 use amt_wire::hello::DeviceUuid;
-use amt_wire::thumbprint::Thumbprint;
 use amt_wire::time::Timestamp;
 use provisioner_core::clock::Clock as _;
 use provisioner_core::env::{Environment, ResolveTo};
@@ -600,13 +599,7 @@ impl Loopback {
     /// The in-band path for device `index`: HECI calls on the served device itself.
     fn in_band(&mut self, index: usize) -> Result<(), String> {
         let now = SystemClock.now();
-        let hashes: Vec<Thumbprint> = self
-            .with_device(index, |d| d.heci_get_hashes(now))?
-            .map_err(|e| format!("HECI: {e}"))?
-            .into_iter()
-            .filter(|h| h.active)
-            .map(|h| h.thumbprint)
-            .collect();
+        let hashes = self.with_device(index, |d| shared::heci_active_hashes(d, now))??;
         let uuid = self.device(index)?.uuid;
         let Some(start) = shared::in_band_start(
             &mut self.site.sp,
@@ -619,16 +612,8 @@ impl Loopback {
         ) else {
             return Ok(());
         };
-        self.with_device(index, |d| {
-            d.heci_set_otp(&start.otp, now)
-                .and_then(|()| d.heci_start_configuration(now))
-                .map_err(|e| format!("HECI: {e}"))
-        })??;
-        let actions = self.site.sp.handle(Input::InBandRequest {
-            uuid: start.request.uuid,
-            otp_hash: start.request.otp_hash,
-            now,
-        });
+        self.with_device(index, |d| shared::heci_hand_over(d, &start, now))??;
+        let actions = shared::in_band_request(&mut self.site.sp, &start, now);
         self.run_actions(&actions);
         Ok(())
     }

@@ -149,6 +149,45 @@ pub(crate) fn in_band_start(
     }
 }
 
+/// The active hashes a device reports over HECI (what the client agent reads first).
+pub(crate) fn heci_active_hashes(
+    device: &mut amt_sim::device::Device,
+    now: Timestamp,
+) -> Result<Vec<Thumbprint>, RunError> {
+    Ok(device
+        .heci_get_hashes(now)
+        .map_err(|e| format!("HECI: {e}"))?
+        .into_iter()
+        .filter(|h| h.active)
+        .map(|h| h.thumbprint)
+        .collect())
+}
+
+/// The client agent hands the device its OTP and opens the network interface (HECI).
+pub(crate) fn heci_hand_over(
+    device: &mut amt_sim::device::Device,
+    start: &InBandStart,
+    now: Timestamp,
+) -> Result<(), RunError> {
+    device
+        .heci_set_otp(&start.otp, now)
+        .and_then(|()| device.heci_start_configuration(now))
+        .map_err(|e| format!("HECI: {e}"))
+}
+
+/// The site server receives the client agent's request: the actions to run.
+pub(crate) fn in_band_request(
+    sp: &mut ServicePoint,
+    start: &InBandStart,
+    now: Timestamp,
+) -> Vec<Action> {
+    sp.handle(provisioner_core::servicepoint::Input::InBandRequest {
+        uuid: start.request.uuid,
+        otp_hash: start.request.otp_hash,
+        now,
+    })
+}
+
 /// The console's "Remove provisioning data" for device `uuid` (revoking the web certificate of
 /// its last session): the actions to run.
 pub(crate) fn full_removal(
