@@ -135,6 +135,119 @@ version = "1.50.0"
     assert!(closure(&graph, "amt-wire").contains("tokio"));
 }
 
+/// The dependency arrows ARCHITECTURE.md forbids: (from, to, why). Checked over every kind of
+/// dependency Cargo.lock records (normal, dev, build), transitively.
+const FORBIDDEN_ARROWS: &[(&str, &str, &str)] = &[
+    (
+        "provisioner-core",
+        "amt-sim",
+        "the provisioner must work against real firmware, not only our reading of the spec",
+    ),
+    (
+        "amt-sim",
+        "provisioner-core",
+        "the device is an independent reading of the spec",
+    ),
+    (
+        "amt-sim",
+        "conformance",
+        "the harness builds on the device, never the other way",
+    ),
+    (
+        "provisioner-core",
+        "conformance",
+        "the harness builds on the provisioner, never the other way",
+    ),
+    ("amt-wire", "amt-sim", "the shared codecs know neither side"),
+    (
+        "amt-wire",
+        "provisioner-core",
+        "the shared codecs know neither side",
+    ),
+    (
+        "amt-wire",
+        "conformance",
+        "the shared codecs know neither side",
+    ),
+    (
+        "xtask",
+        "amt-sim",
+        "project automation uses the codecs only (amt-wire)",
+    ),
+    (
+        "xtask",
+        "provisioner-core",
+        "project automation uses the codecs only (amt-wire)",
+    ),
+    (
+        "xtask",
+        "conformance",
+        "project automation uses the codecs only (amt-wire)",
+    ),
+];
+
+/// Every forbidden arrow present in `graph` (transitively), as readable lines.
+fn forbidden_arrows_in(graph: &BTreeMap<String, Vec<String>>) -> Vec<String> {
+    FORBIDDEN_ARROWS
+        .iter()
+        .filter(|(from, to, _)| closure(graph, from).contains(*to))
+        .map(|(from, to, why)| format!("{from} -> {to}: forbidden, {why}"))
+        .collect()
+}
+
+#[test]
+fn forbidden_dependency_arrows_are_absent() {
+    let lock = fs::read_to_string(workspace_root().join("Cargo.lock")).expect("read Cargo.lock");
+    let graph = parse_lock(&lock);
+    for krate in [
+        "amt-wire",
+        "amt-sim",
+        "provisioner-core",
+        "conformance",
+        "xtask",
+    ] {
+        assert!(
+            graph.contains_key(krate),
+            "{krate} not in Cargo.lock; the parser in tidy.rs is out of date"
+        );
+    }
+    let found = forbidden_arrows_in(&graph);
+    assert!(found.is_empty(), "{found:#?}");
+}
+
+#[test]
+fn forbidden_dependency_arrows_are_found_when_added() {
+    // Proves the check above can fail: the real lock with one arrow added, once per table row,
+    // directly and through an intermediate crate (a dev-dependency is an entry like any other).
+    let lock = fs::read_to_string(workspace_root().join("Cargo.lock")).expect("read Cargo.lock");
+    for (from, to, _) in FORBIDDEN_ARROWS {
+        let mut graph = parse_lock(&lock);
+        graph
+            .entry((*from).to_owned())
+            .or_default()
+            .push((*to).to_owned());
+        let found = forbidden_arrows_in(&graph);
+        assert!(
+            found
+                .iter()
+                .any(|l| l.starts_with(&format!("{from} -> {to}:"))),
+            "{from} -> {to} added but not found: {found:?}"
+        );
+        let mut graph = parse_lock(&lock);
+        graph.insert("helper-crate".to_owned(), vec![(*to).to_owned()]);
+        graph
+            .entry((*from).to_owned())
+            .or_default()
+            .push("helper-crate".to_owned());
+        assert!(
+            forbidden_arrows_in(&graph)
+                .iter()
+                .any(|l| l.starts_with(&format!("{from} -> {to}:"))),
+            "{from} -> helper-crate -> {to} not found"
+        );
+    }
+}
+
 #[test]
 fn protocol_cores_keep_io_in_their_shell() {
     let root = workspace_root();

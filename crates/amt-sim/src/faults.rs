@@ -131,39 +131,17 @@ pub enum FaultAction {
 pub struct DurationText(pub Duration);
 
 impl DurationText {
-    /// Parses `40s`, `1500ms`, `2m`, `1h`.
+    /// Parses `40s`, `1500ms`, `2m`, `1h` (the format is `amt_wire::time`'s).
     pub fn parse(text: &str) -> Result<Self, String> {
-        let text = text.trim();
-        let split = text
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(text.len());
-        let (num, unit) = text.split_at(split);
-        let n: u64 = num
-            .parse()
-            .map_err(|_| format!("invalid duration {text:?}: expected e.g. 40s, 1500ms, 2m, 1h"))?;
-        let d = match unit {
-            "ms" => Duration::from_millis(n),
-            "s" | "" => Duration::from_secs(n),
-            "m" | "min" => Duration::from_secs(n.saturating_mul(60)),
-            "h" => Duration::from_secs(n.saturating_mul(3600)),
-            _ => {
-                return Err(format!(
-                    "invalid duration unit in {text:?}: use ms, s, m or h"
-                ));
-            }
-        };
-        Ok(Self(d))
+        amt_wire::time::parse_duration_text(text)
+            .map(Self)
+            .map_err(|e| e.to_string())
     }
 }
 
 impl fmt::Display for DurationText {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ms = self.0.as_millis();
-        if ms.is_multiple_of(1000) {
-            write!(f, "{}s", ms / 1000)
-        } else {
-            write!(f, "{ms}ms")
-        }
+        f.write_str(&amt_wire::time::format_duration_text(self.0))
     }
 }
 
@@ -188,9 +166,8 @@ impl<'de> Deserialize<'de> for DurationText {
     }
 }
 
-/// The JSON Schema `pattern` of a [`DurationText`] written as a string (what
-/// [`DurationText::parse`] accepts).
-pub const DURATION_PATTERN: &str = r"^\s*[0-9]+(ms|s|min|m|h)?\s*$";
+/// The JSON Schema `pattern` of a [`DurationText`] written as a string.
+pub use amt_wire::time::DURATION_PATTERN;
 
 /// Hand-written (the `Deserialize` is): a whole number of seconds, or a string matching
 /// [`DURATION_PATTERN`].

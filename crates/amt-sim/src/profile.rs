@@ -30,9 +30,8 @@ pub const TEST_ROOT_SHA256: &str =
 /// The DNS domain of the test PKI and the default device.
 pub const DEFAULT_DOMAIN: &str = "corp.amt-sim.test";
 
-/// JSON Schema `pattern` of an SMBIOS UUID in text form (what [`DeviceUuid::parse`] accepts:
-/// 8-4-4-4-12 hex digits, optionally in braces).
-pub const UUID_PATTERN: &str = r"^(\{[0-9A-Fa-f]{8}(-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}\}|[0-9A-Fa-f]{8}(-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12})$";
+/// JSON Schema `pattern` of an SMBIOS UUID in text form (shared with the site's records).
+pub use amt_wire::hello::UUID_PATTERN;
 
 /// JSON Schema `pattern` of a hash value: hex byte pairs, optionally separated by spaces, colons
 /// or dashes (what [`Thumbprint::parse_hex`] accepts, length aside).

@@ -165,6 +165,11 @@ impl HelloPacket {
     }
 }
 
+/// JSON Schema `pattern` of an SMBIOS UUID in text form (what [`DeviceUuid::parse`] accepts:
+/// 8-4-4-4-12 hex digits, optionally in braces). The device profile and the site's imported
+/// computers both name devices so.
+pub const UUID_PATTERN: &str = r"^(\{[0-9A-Fa-f]{8}(-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}\}|[0-9A-Fa-f]{8}(-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12})$";
+
 /// A device UUID as AMT and SMBIOS store it.
 ///
 /// On the wire the first three fields are little-endian (the Microsoft GUID layout), so the

@@ -84,6 +84,61 @@ impl fmt::Display for Timestamp {
     }
 }
 
+/// The JSON Schema `pattern` of a duration written as text (what [`parse_duration_text`]
+/// accepts): `<number><unit>` with unit `ms`, `s`, `m` (or `min`) or `h`; no unit counts seconds.
+/// Both the device profile (fault delays) and the scenarios (waits, windows) write durations so.
+pub const DURATION_PATTERN: &str = r"^\s*[0-9]+(ms|s|min|m|h)?\s*$";
+
+/// Why a duration text was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DurationTextError {
+    /// The number part is missing or not a whole number.
+    #[error("invalid duration {0:?}: expected e.g. 40s, 1500ms, 2m, 1h")]
+    Number(String),
+    /// The unit is none of `ms`, `s`, `m`, `min`, `h`.
+    #[error("invalid duration unit in {0:?}: use ms, s, m or h")]
+    Unit(String),
+}
+
+impl DurationTextError {
+    /// Stable id.
+    pub fn id(&self) -> &'static str {
+        match self {
+            Self::Number(_) => "duration/number",
+            Self::Unit(_) => "duration/unit",
+        }
+    }
+}
+
+/// Parses `40s`, `1500ms`, `2m`, `1h` (surrounding white space ignored; no unit = seconds).
+pub fn parse_duration_text(text: &str) -> Result<Duration, DurationTextError> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (num, unit) = text.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| DurationTextError::Number(text.to_owned()))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" | "" => Ok(Duration::from_secs(n)),
+        "m" | "min" => Ok(Duration::from_secs(n.saturating_mul(60))),
+        "h" => Ok(Duration::from_secs(n.saturating_mul(3600))),
+        _ => Err(DurationTextError::Unit(text.to_owned())),
+    }
+}
+
+/// Formats a duration as [`parse_duration_text`] reads it: whole seconds as `<n>s`, else `<n>ms`.
+pub fn format_duration_text(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms.is_multiple_of(1000) {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,5 +155,28 @@ mod tests {
         );
         assert_eq!(Timestamp::from_unix_millis(-1).unix_secs(), -1);
         assert_eq!(Timestamp::from_unix_millis(1_234).to_string(), "1.234s");
+    }
+
+    #[test]
+    fn duration_text_parses_units_and_round_trips() {
+        for (text, d) in [
+            ("40s", Duration::from_secs(40)),
+            (" 1500ms ", Duration::from_millis(1500)),
+            ("2m", Duration::from_secs(120)),
+            ("3min", Duration::from_secs(180)),
+            ("1h", Duration::from_secs(3600)),
+            ("7", Duration::from_secs(7)),
+        ] {
+            assert_eq!(parse_duration_text(text), Ok(d), "{text}");
+            assert_eq!(parse_duration_text(&format_duration_text(d)), Ok(d));
+        }
+        assert_eq!(
+            parse_duration_text("5 parsecs").map_err(|e| e.id()),
+            Err("duration/unit")
+        );
+        assert_eq!(
+            parse_duration_text("s").map_err(|e| e.id()),
+            Err("duration/number")
+        );
     }
 }

@@ -17,3 +17,5 @@ pub mod observe;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod schema_check;
+pub mod testbed;

@@ -19,7 +19,6 @@
 //! - [`transport`]: the `Connector`/`Stream` traits every session runs over.
 //! - [`tls`]: the TLS client (provisioning chain, device certificate accepted and recorded).
 //! - [`wsman_client`]: WS-MAN over HTTP/1.1 with digest and credential fallback.
-//! - [`in_process`]: `SimNetwork`, in-memory `amt_sim` devices on a virtual clock.
 //! - [`session`]: one provisioning session (connect, TLS, digest, AD, CA, stage 1, stage 2).
 //! - [`net`]: the shell: std TCP connector, system clock, Hello listener.
 
@@ -29,7 +28,6 @@ pub mod clock;
 pub mod directory;
 pub mod env;
 pub mod events;
-pub mod in_process;
 pub mod io;
 pub mod logs;
 pub mod net;

@@ -1,7 +1,7 @@
 //! Byte transports the session runs over: the [`Connector`] and [`Stream`] traits and
 //! [`TransportError`].
 //!
-//! Two implementations exist: `in_process::SimNetwork` (virtual devices in memory, virtual clock)
+//! Two implementations exist: the harness's `conformance::testbed::SimNetwork` (virtual devices in memory, virtual clock)
 //! and `net::TcpConnector` (real sockets). The session, TLS client and WS-MAN client only see these
 //! traits, so the same code provisions a simulated or a real device.
 //!

@@ -5,6 +5,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
+use crate::testbed::SimNetwork;
 use amt_sim::device::Device;
 use amt_sim::events::DeviceEvent;
 use amt_sim::profile::DeviceProfile;
@@ -14,7 +15,6 @@ use provisioner_core::ca::EnterpriseCaModel;
 use provisioner_core::clock::{Clock as _, VirtualClock};
 use provisioner_core::directory::Directory;
 use provisioner_core::env::Environment;
-use provisioner_core::in_process::SimNetwork;
 use provisioner_core::servicepoint::{Action, Input, ServicePoint};
 use provisioner_core::session::{self, SessionResult};
 use provisioner_core::tls::ClientIdentity;

@@ -1,6 +1,6 @@
-//! Shared harness of `tests/catalog.rs`: one simulated site (service point, site server, AD, CA)
+//! Shared harness of `tests/provisioner_catalog.rs`: one simulated site (service point, site server, AD, CA)
 //! and one `amt_sim` device on an in-process network, both built from the YAML files under
-//! `tests/catalog/`, driven on a virtual clock through Hello → service point → session, the
+//! `crates/conformance/tests/provisioner_catalog_data/`, driven on a virtual clock through Hello → service point → session, the
 //! in-band client-agent path, or the removal path.
 //!
 //! Paths inside the YAML files are relative to the repository root (both loaders get it as their
@@ -17,13 +17,13 @@ use amt_sim::profile::DeviceProfile;
 use amt_wire::hello::HelloPacket;
 use amt_wire::thumbprint::{HashAlgorithm, Thumbprint};
 use amt_wire::time::Timestamp;
+use conformance::testbed::SimNetwork;
 use provisioner_core::ca::EnterpriseCaModel;
 use provisioner_core::client_agent::{ClientAgentError, start_inband};
 use provisioner_core::clock::{Clock as _, VirtualClock};
 use provisioner_core::directory::Directory;
 use provisioner_core::env::Environment;
 use provisioner_core::events::{ProvisionEvent, Step};
-use provisioner_core::in_process::SimNetwork;
 use provisioner_core::logs::{LogFile, Logs};
 use provisioner_core::servicepoint::{Action, Input, ServicePoint};
 use provisioner_core::session::{self, SessionResult};
@@ -42,22 +42,22 @@ pub(crate) fn repo_root() -> PathBuf {
 }
 
 fn catalog_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/catalog")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/provisioner_catalog_data")
 }
 
-/// Reads `tests/catalog/<file>`.
+/// Reads `crates/conformance/tests/provisioner_catalog_data/<file>`.
 pub(crate) fn read_catalog_file(file: &str) -> Result<String, BoxError> {
     let path = catalog_dir().join(file);
     std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()).into())
 }
 
-/// `tests/catalog/<name>.env.yaml` through [`Environment::from_yaml`].
+/// `crates/conformance/tests/provisioner_catalog_data/<name>.env.yaml` through [`Environment::from_yaml`].
 pub(crate) fn load_env(name: &str) -> Result<Environment, BoxError> {
     let text = read_catalog_file(&format!("{name}.env.yaml"))?;
     Ok(Environment::from_yaml(&text, &repo_root())?)
 }
 
-/// `tests/catalog/<name>.device.yaml` through [`DeviceProfile::from_yaml`]; the default profile
+/// `crates/conformance/tests/provisioner_catalog_data/<name>.device.yaml` through [`DeviceProfile::from_yaml`]; the default profile
 /// when the file does not exist.
 pub(crate) fn load_profile(name: &str) -> Result<DeviceProfile, BoxError> {
     let path = catalog_dir().join(format!("{name}.device.yaml"));

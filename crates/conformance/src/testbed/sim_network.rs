@@ -24,8 +24,8 @@ use amt_sim::conn::{ConnOutput, DeviceConnection};
 use amt_sim::device::Device;
 use amt_wire::time::Timestamp;
 
-use crate::clock::{Clock, VirtualClock};
-use crate::transport::{Connector, Stream, TransportError};
+use provisioner_core::clock::{Clock, VirtualClock};
+use provisioner_core::transport::{Connector, Stream, TransportError};
 
 /// One device on the network and the addresses it answers on.
 struct Host {

@@ -1,5 +1,5 @@
 //! One test per failure-catalog entry A-01…A-20 (`reference/error-catalog.md` §3): each entry is
-//! produced by an environment and/or device setting (YAML under `tests/catalog/`, read with
+//! produced by an environment and/or device setting (YAML under `tests/provisioner_catalog_data/`, read with
 //! `Environment::from_yaml` / `DeviceProfile::from_yaml`), run end to end in-process on a virtual
 //! clock, and checked for the documented log line(s), the failing step, the device's end state and
 //! what the wire did.

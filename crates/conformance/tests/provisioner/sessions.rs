@@ -8,12 +8,12 @@ use std::time::Duration;
 use amt_sim::device::Device;
 use amt_sim::profile::DeviceProfile;
 use amt_wire::time::Timestamp;
+use conformance::testbed::SimNetwork;
 use provisioner_core::ca::EnterpriseCaModel;
 use provisioner_core::clock::{Clock as _, VirtualClock};
 use provisioner_core::directory::Directory;
 use provisioner_core::env::{AclUser, AmtAccount, ConfigMgrVersion, Environment, ImportedComputer};
 use provisioner_core::events::{AmtStatus, EventLog, Outcome, ProvisionEvent, Step};
-use provisioner_core::in_process::SimNetwork;
 use provisioner_core::logs::{LogConfig, LogFile, Logs};
 use provisioner_core::servicepoint::Mode;
 use provisioner_core::session::{self, SessionCtx, SessionResult};
@@ -817,7 +817,8 @@ fn in_band_end_to_end_client_agent_site_server_and_session() -> TestResult {
 /// device end to end, stage 2 included (its ACL entry uses realm 14, Firmware Update).
 #[test]
 fn the_shipped_example_environment_provisions_the_default_device() -> TestResult {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/env");
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../provisioner-core/examples/env");
     let text = std::fs::read_to_string(dir.join("default.yaml"))?;
     let env = Environment::from_yaml(&text, &dir)?;
     assert!(
