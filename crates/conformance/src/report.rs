@@ -100,7 +100,7 @@ pub fn human(reports: &[ScenarioReport], summary: &Summary) -> String {
             }
             Verdict::Error { message } => {
                 let _ = writeln!(out, "\nERROR {} ({})", r.id, r.path.display());
-                for line in message.lines() {
+                for line in message.to_string().lines() {
                     let _ = writeln!(out, "  {line}");
                 }
             }
@@ -173,14 +173,21 @@ pub fn junit(reports: &[ScenarioReport], summary: &Summary, backend: &str) -> St
                 // The reason as text, not a `message` attribute: the JUnit XSD types <skipped> as
                 // a plain string element.
                 let mut s = TestCaseStatus::skipped();
-                s.set_description(reason.clone());
+                s.set_description(reason.to_string());
                 s
             }
             Verdict::Error { message } => {
                 let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
-                s.set_message(message.lines().next().unwrap_or_default().to_owned());
+                s.set_message(
+                    message
+                        .to_string()
+                        .lines()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
                 s.set_type("error");
-                s.set_description(message.clone());
+                s.set_description(message.to_string());
                 s
             }
         };
@@ -260,12 +267,17 @@ mod tests {
     #[test]
     fn exit_codes_follow_the_worst_verdict() {
         let pass = report("a", Verdict::Passed);
-        let skip = report("b", Verdict::Skipped { reason: "r".into() });
+        let skip = report(
+            "b",
+            Verdict::Skipped {
+                reason: crate::runner::SkipReason::RefusedConnect("r".into()),
+            },
+        );
         let fail = report("c", Verdict::Failed { mismatches: vec![] });
         let err = report(
             "d",
             Verdict::Error {
-                message: "m".into(),
+                message: crate::runner::RunError::Harness("m".into()),
             },
         );
         let d = Duration::ZERO;

@@ -603,49 +603,6 @@ impl Scenario {
     pub fn seed(&self) -> u64 {
         self.seed.unwrap_or(2007)
     }
-
-    /// Whether running it needs fault injection or settings inside the device (so it cannot run
-    /// against an external device with `--device`). Returns the reason.
-    pub fn needs_device_control(&self) -> Option<String> {
-        let d = &self.device;
-        let mut what = Vec::new();
-        if d.profile.is_some() {
-            what.push("a device profile file");
-        }
-        if !d.faults.is_empty() {
-            what.push("device faults");
-        }
-        if d.personality.is_some() || d.amt_version.is_some() || d.setup_auth.is_some() {
-            what.push("a device personality");
-        }
-        if d.hashes.is_some() {
-            what.push("a device hash list");
-        }
-        if d.network.is_some() || d.provisioning.is_some() || d.clock.is_some() {
-            what.push("device network/provisioning/clock settings");
-        }
-        if d.hello.is_some() || d.uuid.is_some() || d.fqdn_limit.is_some() {
-            what.push("device Hello/UUID/limit settings");
-        }
-        if self.fleet.is_some() {
-            what.push("a fleet");
-        }
-        let flow = self.flow();
-        if flow.iter().any(|s| matches!(s, FlowStep::Hellos(_))) {
-            what.push("Hellos on the virtual clock");
-        }
-        if flow.contains(&FlowStep::InBand) {
-            what.push("HECI access (in band)");
-        }
-        if flow.contains(&FlowStep::Remove(RemovalKind::Partial)) {
-            what.push("a local partial unprovision");
-        }
-        if what.is_empty() {
-            None
-        } else {
-            Some(format!("needs {}", what.join(", ")))
-        }
-    }
 }
 
 impl DeviceSpec {
@@ -814,10 +771,6 @@ mod tests {
         );
         assert_eq!(s.expect.outcome, Some(ExpectedOutcome::Provisioned));
         assert_eq!(s.seed(), 2007);
-        assert!(
-            s.needs_device_control().is_some(),
-            "Hellos need the simulator"
-        );
         Ok(())
     }
 

@@ -215,7 +215,7 @@ fn what_needs_the_virtual_clock_is_skipped_with_its_reason() -> Result {
     ] {
         let report = runner::run_one(loaded, &options(Backend::Network));
         assert!(
-            matches!(&report.verdict, Verdict::Skipped { reason: r } if r.contains(reason)),
+            matches!(&report.verdict, Verdict::Skipped { reason: r } if r.to_string().contains(reason)),
             "{}",
             describe(&report)
         );
@@ -314,7 +314,16 @@ fn an_external_device_is_provisioned_and_read_back_over_its_tls_port() -> Result
          \x20 device: { provisioning_state: post, host_name: amt-device-01, domain_name: corp.amt-sim.test }\n\
          \x20 documented: []\n",
     )?;
-    assert_eq!(loaded.scenario.needs_device_control(), None);
+    let profile = loaded.scenario.device.build(&loaded.base_dir)?;
+    let needs = runner::requirements::requirements(&loaded.scenario, &profile, None);
+    assert_eq!(
+        runner::requirements::first_unmet(
+            &needs,
+            &runner::capabilities(Backend::Device(served.tls))
+        ),
+        None,
+        "{needs:?}"
+    );
     let (report, obs) = observe(&loaded, Backend::Device(served.tls))?;
     assert!(report.passed(), "{}", describe(&report));
     assert_eq!(report.backend, "device");
@@ -374,7 +383,7 @@ fn an_external_device_skips_wire_expectations_and_device_control() -> Result {
     )?;
     let report = runner::run_one(&wire, &options(Backend::Device(addr)));
     assert!(
-        matches!(&report.verdict, Verdict::Skipped { reason } if reason.contains("expect.wire")),
+        matches!(&report.verdict, Verdict::Skipped { reason } if reason.to_string().contains("expect.wire")),
         "{}",
         describe(&report)
     );
@@ -385,7 +394,7 @@ fn an_external_device_skips_wire_expectations_and_device_control() -> Result {
     )?;
     let report = runner::run_one(&hellos, &options(Backend::Device(addr)));
     assert!(
-        matches!(&report.verdict, Verdict::Skipped { reason } if reason.contains("Hellos")),
+        matches!(&report.verdict, Verdict::Skipped { reason } if reason.to_string().contains("Hellos")),
         "{}",
         describe(&report)
     );

@@ -1,11 +1,23 @@
-//! Running scenarios: the backends (in-process on a virtual clock, loopback sockets, an external
-//! device), the parallel driver, and each scenario's verdict.
+//! Running scenarios: the arms (in-process on a virtual clock, loopback sockets, an external
+//! device), the requirements compared once before a run, the one flow driver, the parallel
+//! runner, and each scenario's verdict.
+//!
+//! [`run_one`] builds the scenario's device profile and environment, lists what the scenario
+//! requires ([`requirements::requirements`]) and compares it with the arm's capabilities: an unmet
+//! requirement is a typed skip. Otherwise the arm's world ([`driver::World`]) and the ConfigMgr
+//! site ([`configmgr::ConfigMgrSite`]) are built and [`driver::drive`] runs the flow.
 
+pub(crate) mod configmgr;
+pub(crate) mod driver;
+pub mod error;
 pub mod inprocess;
 pub mod network;
 pub mod readback;
-pub(crate) mod site;
+pub mod requirements;
 pub mod transcript;
+
+pub use error::RunError;
+pub use requirements::SkipReason;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -82,13 +94,14 @@ pub enum Verdict {
     },
     /// Not run in this mode.
     Skipped {
-        /// Why.
-        reason: String,
+        /// Why (serialised as its text).
+        reason: SkipReason,
     },
     /// The scenario could not be run (broken input or harness error).
     Error {
-        /// What went wrong.
-        message: String,
+        /// What went wrong (serialised as its text).
+        #[serde(serialize_with = "ser_display")]
+        message: RunError,
     },
 }
 
@@ -120,6 +133,10 @@ pub struct ScenarioReport {
     pub wall: Duration,
 }
 
+fn ser_display<S: serde::Serializer>(e: &RunError, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(e)
+}
+
 fn ser_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
@@ -139,17 +156,9 @@ impl ScenarioReport {
 pub fn run_one(loaded: &LoadedScenario, options: &RunOptions) -> ScenarioReport {
     let started = std::time::Instant::now();
     let s = &loaded.scenario;
-    let result = match options.backend {
-        Backend::InProcess => inprocess::run(loaded).map(Some),
-        Backend::Network => network::run_loopback(loaded),
-        Backend::Device(addr) => match s.needs_device_control() {
-            Some(reason) => Err(format!("skip:{reason}")),
-            None => network::run_external(loaded, addr, options.admin_password.as_deref()),
-        },
-    };
-    let (verdict, observed) = match result {
-        Ok(Some(obs)) => {
-            // The socket backends run on the wall clock: what pins virtual-clock times (the
+    let (verdict, observed) = match run_on_arm(loaded, options) {
+        Ok(Ran::Observed(obs)) => {
+            // The socket arms run on the wall clock: what pins virtual-clock times (the
             // transcript snapshot, framed log lines with literal times) is not compared there;
             // their observations' notes say what was left out.
             let expected = match options.backend {
@@ -162,23 +171,10 @@ pub fn run_one(loaded: &LoadedScenario, options: &RunOptions) -> ScenarioReport 
             } else {
                 Verdict::Failed { mismatches }
             };
-            (verdict, Some(obs))
+            (verdict, Some(*obs))
         }
-        Ok(None) => (
-            Verdict::Skipped {
-                reason: format!("not runnable with the {} backend", options.backend.name()),
-            },
-            None,
-        ),
-        Err(e) => match e.strip_prefix("skip:") {
-            Some(reason) => (
-                Verdict::Skipped {
-                    reason: reason.to_owned(),
-                },
-                None,
-            ),
-            None => (Verdict::Error { message: e }, None),
-        },
+        Ok(Ran::Skipped(reason)) => (Verdict::Skipped { reason }, None),
+        Err(message) => (Verdict::Error { message }, None),
     };
     ScenarioReport {
         id: s.id.clone(),
@@ -192,6 +188,93 @@ pub fn run_one(loaded: &LoadedScenario, options: &RunOptions) -> ScenarioReport 
         observed,
         wall: started.elapsed(),
     }
+}
+
+/// What running a scenario on an arm gave.
+enum Ran {
+    Observed(Box<Observation>),
+    Skipped(SkipReason),
+}
+
+/// The capabilities of the arm `backend` names.
+pub fn capabilities(backend: Backend) -> requirements::Capabilities {
+    match backend {
+        Backend::InProcess => inprocess::CAPABILITIES,
+        Backend::Network => network::LOOPBACK,
+        Backend::Device(_) => network::EXTERNAL_DEVICE,
+    }
+}
+
+/// Builds the scenario's device and site, compares its requirements with the arm's
+/// capabilities, and drives its flow on the arm.
+fn run_on_arm(loaded: &LoadedScenario, options: &RunOptions) -> Result<Ran, RunError> {
+    let scenario = &loaded.scenario;
+    let base = &loaded.base_dir;
+    let profile = scenario.device.build(base).map_err(RunError::Profile)?;
+    let env = scenario.environment.build(&scenario.provisioner, base);
+    let fleet_size = scenario.fleet.unwrap_or(1) as usize;
+    let in_band = scenario.provisioner.mode == crate::scenario::ModeSpec::InBand;
+    // The fleet is made only when the arm can hold it (a skip says so otherwise).
+    let caps = capabilities(options.backend);
+    let fleet = match &env {
+        Ok(env) if fleet_size <= caps.max_fleet => Some(inprocess::fleet_of(
+            profile.clone(),
+            env.clone(),
+            fleet_size,
+            in_band,
+        )?),
+        _ => None,
+    };
+    let required = requirements::requirements(
+        scenario,
+        &profile,
+        fleet.as_ref().map(|(p, e)| (p.as_slice(), e)),
+    );
+    if let Some(skip) = requirements::first_unmet(&required, &caps) {
+        return Ok(Ran::Skipped(skip));
+    }
+    let (profiles, mut env) = match (env, fleet) {
+        (Err(e), _) => {
+            return Ok(Ran::Observed(Box::new(Observation {
+                config_error: Some(e),
+                ..Observation::default()
+            })));
+        }
+        (Ok(_), Some(fleet)) => fleet,
+        (Ok(_), None) => return Err(RunError::Fleet("fleet too large".to_owned())),
+    };
+    let flow = scenario.flow();
+    let seed = scenario.seed();
+    let mut world: Box<dyn driver::World> = match options.backend {
+        Backend::InProcess => Box::new(inprocess::InProcess::new(profiles, seed)?),
+        Backend::Network => {
+            let hellos = flow
+                .iter()
+                .any(|s| matches!(s, crate::scenario::FlowStep::Hellos(_)));
+            Box::new(network::Loopback::start(&mut env, profiles, seed, hellos)?)
+        }
+        Backend::Device(addr) => Box::new(network::External::new(
+            addr,
+            &profile,
+            options.admin_password.as_deref(),
+            &mut env,
+        )?),
+    };
+    let mut site = configmgr::ConfigMgrSite::new(env, seed)?;
+    let ran = match driver::drive(world.as_mut(), &mut site, &flow)? {
+        driver::Driven::Skipped(skip) => Ran::Skipped(skip),
+        driver::Driven::Observed(mut obs) => {
+            if options.backend != Backend::InProcess {
+                obs.notes
+                    .extend(network::wall_clock_expect(&scenario.expect).1);
+            }
+            Ran::Observed(obs)
+        }
+    };
+    // The world (and with it a socket arm's devices and runtime) is dropped here, also on an
+    // early return.
+    drop(world);
+    Ok(ran)
 }
 
 /// Runs every scenario on `options.jobs` threads; `progress` is called as each one finishes

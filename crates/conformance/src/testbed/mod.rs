@@ -4,5 +4,6 @@
 //! site from an environment.
 
 pub mod sim_network;
+pub mod site;
 
 pub use sim_network::SimNetwork;

@@ -129,10 +129,10 @@ impl Drop for Shell {
 }
 
 impl Shell {
-    pub(crate) fn runtime(&self) -> Result<&tokio::runtime::Runtime, String> {
+    pub(crate) fn runtime(&self) -> Result<&tokio::runtime::Runtime, crate::runner::RunError> {
         self.runtime
             .as_ref()
-            .ok_or_else(|| "runtime gone".to_owned())
+            .ok_or_else(|| crate::runner::RunError::Harness("runtime gone".to_owned()))
     }
 }
 

@@ -1,0 +1,327 @@
+//! Our ConfigMgr 2007 site as the provisioning side of a run ([`ConfigMgrSite`]): the service
+//! point, its provisioning certificates, directory and CA (built by [`crate::testbed::site`]),
+//! the Hello delivery rule of the site's DNS, the `provision`, `in_band` and `remove` halves of the
+//! flow, and what is observed of the site (sessions, logs, Hellos, wire summary, transcript,
+//! read-back). It runs on any [`World`]: sessions connect through the world's connector on the
+//! world's clock.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use amt_sim::device::Device;
+use amt_sim::hello::HelloTarget;
+use amt_wire::hello::DeviceUuid;
+use amt_wire::thumbprint::{HashAlgorithm, Thumbprint};
+use amt_wire::time::Timestamp;
+use provisioner_core::client_agent::{InBandStart, start_inband};
+use provisioner_core::env::Environment;
+use provisioner_core::events::ProvisionEvent;
+use provisioner_core::servicepoint::{Action, Input, Mode};
+use provisioner_core::session::{self, SessionResult};
+use rand::SeedableRng as _;
+
+use super::driver::{ProvisioningSide, World, WorldEnd};
+use super::error::RunError;
+use super::readback;
+use super::transcript::Transcript;
+use crate::observe::{DeviceObs, HelloObs, Observation, SessionObs};
+use crate::testbed::site::{SiteParts, build_site};
+
+/// The ConfigMgr site provisioning a world's devices.
+pub(crate) struct ConfigMgrSite {
+    parts: SiteParts,
+    rng: rand_chacha::ChaCha8Rng,
+    results: Vec<SessionResult>,
+    pending: Vec<Action>,
+    notes: Vec<String>,
+}
+
+impl ConfigMgrSite {
+    /// The site of `env`, its random choices from `seed`.
+    pub(crate) fn new(env: Environment, seed: u64) -> Result<Self, RunError> {
+        Ok(Self {
+            parts: build_site(env)?,
+            rng: rand_chacha::ChaCha8Rng::seed_from_u64(seed),
+            results: Vec::new(),
+            pending: Vec::new(),
+            notes: Vec::new(),
+        })
+    }
+
+    fn next_seed(&mut self) -> u64 {
+        rand::RngCore::next_u64(&mut self.rng)
+    }
+
+    /// Runs the service point's actions through the world's connector on its clock.
+    fn run_actions(&mut self, world: &mut dyn World, actions: &[Action]) {
+        for action in actions {
+            let mut connector = world.connector();
+            let site = &mut self.parts;
+            if let Some(result) = session::run_action(
+                &mut site.sp,
+                action,
+                &site.identities,
+                connector.as_mut(),
+                world.clock(),
+                &mut site.directory,
+                &mut site.ca,
+                &mut self.rng,
+            ) {
+                // The logs learn the passwords the session set before anything renders them.
+                if let Some(p) = &result.admin_password {
+                    site.sp.logs_mut().register_secret(p);
+                }
+                if let Some(p) = &result.mebx_password {
+                    site.sp.logs_mut().register_secret(p);
+                }
+                self.results.push(result);
+            }
+        }
+    }
+
+    /// The client agent's start of the in-band path for `uuid`, given the active hashes the
+    /// device reported over HECI. `None` (with a note) when the device is not imported or the
+    /// agent refuses (`client-refused:<id>`).
+    fn in_band_start(
+        &mut self,
+        uuid: DeviceUuid,
+        hashes: &[Thumbprint],
+        now: Timestamp,
+    ) -> Option<InBandStart> {
+        let roots: Vec<Thumbprint> = self
+            .parts
+            .identities
+            .iter()
+            .filter_map(|i| i.root_thumbprint(HashAlgorithm::Sha256))
+            .collect();
+        let Some(computer) = self.parts.sp.env().computer(&uuid).cloned() else {
+            self.notes
+                .push(format!("in_band: {uuid} is not imported: no client agent"));
+            return None;
+        };
+        let sp = &mut self.parts.sp;
+        match start_inband(&computer, &roots, hashes, &mut self.rng, sp.logs_mut(), now) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                self.notes.push(format!("client-refused:{}", e.id()));
+                None
+            }
+        }
+    }
+
+    /// The device's end state over WS-MAN, trying the password the site set for `uuid`, the
+    /// site's MEBx password and the device's own passwords.
+    fn read_back(&mut self, world: &mut dyn World, index: usize) -> Option<DeviceObs> {
+        let uuid = world.uuid(index).ok()?;
+        let (http, tls) = world.targets(index).ok()?;
+        let admin = self.parts.sp.admin_password(&uuid).map(str::to_owned);
+        let mut mebx = vec![self.parts.sp.env().mebx_password.clone()];
+        mebx.extend(world.device_passwords(index));
+        let seed = self.next_seed();
+        let mut connector = world.connector();
+        Some(readback::read_state(
+            connector.as_mut(),
+            http,
+            tls,
+            admin.as_deref(),
+            &mebx,
+            seed,
+        ))
+    }
+}
+
+impl ProvisioningSide for ConfigMgrSite {
+    fn start_up(&mut self, world: &mut dyn World) -> Result<(), RunError> {
+        let now = world.clock().now();
+        let actions = self.parts.sp.handle(Input::Tick { now });
+        self.run_actions(world, &actions);
+        Ok(())
+    }
+
+    /// An address always reaches the site; a name only when it is the site's ProvisionServer
+    /// alias and the site's DNS resolves it.
+    fn reaches(&self, target: &HelloTarget) -> bool {
+        let resolvable = self.parts.sp.env().dns.provision_server_resolvable();
+        match target {
+            HelloTarget::Address(_) => true,
+            HelloTarget::Name(name, _) => {
+                resolvable && name.to_ascii_lowercase().starts_with("provisionserver.")
+            }
+        }
+    }
+
+    fn hello(&mut self, from: SocketAddr, bytes: &[u8], now: Timestamp) {
+        let actions = self.parts.sp.handle_hello_bytes(from, bytes, now);
+        self.pending.extend(actions);
+    }
+
+    fn flush(&mut self, world: &mut dyn World) -> Result<(), RunError> {
+        let actions = std::mem::take(&mut self.pending);
+        self.run_actions(world, &actions);
+        Ok(())
+    }
+
+    /// The out-of-band session from the imported record (no Hello), towards its recorded wired
+    /// address or else the device's.
+    fn provision(&mut self, world: &mut dyn World, index: usize) -> Result<(), RunError> {
+        let uuid = world.uuid(index)?;
+        let Some(computer) = self.parts.sp.env().computer(&uuid).cloned() else {
+            self.notes
+                .push(format!("provision: {uuid} is not imported: nothing to do"));
+            return Ok(());
+        };
+        let ip = computer
+            .wired_ip
+            .or_else(|| world.address(index))
+            .ok_or_else(|| RunError::Address("no device address".to_owned()))?;
+        let action = Action::Provision {
+            uuid,
+            target: SocketAddr::new(ip, computer.tls_port),
+            fqdn: computer.fqdn.clone(),
+            mode: Mode::OutOfBand,
+            cert_index: 0,
+        };
+        self.run_actions(world, &[action]);
+        Ok(())
+    }
+
+    /// The client agent reads the active hashes over HECI, hands the device its OTP and opens
+    /// the network interface; the site server receives the request.
+    fn in_band(&mut self, world: &mut dyn World, index: usize) -> Result<(), RunError> {
+        let now = world.clock().now();
+        let mut hashes = Vec::new();
+        world.with_device(index, &mut |d: &mut Device| {
+            hashes = d
+                .heci_get_hashes(now)
+                .map_err(|e| RunError::Heci(e.to_string()))?
+                .into_iter()
+                .filter(|h| h.active)
+                .map(|h| h.thumbprint)
+                .collect();
+            Ok(())
+        })?;
+        let uuid = world.uuid(index)?;
+        let Some(start) = self.in_band_start(uuid, &hashes, now) else {
+            return Ok(());
+        };
+        world.with_device(index, &mut |d: &mut Device| {
+            d.heci_set_otp(&start.otp, now)
+                .and_then(|()| d.heci_start_configuration(now))
+                .map_err(|e| RunError::Heci(e.to_string()))
+        })?;
+        let actions = self.parts.sp.handle(Input::InBandRequest {
+            uuid: start.request.uuid,
+            otp_hash: start.request.otp_hash,
+            now,
+        });
+        self.run_actions(world, &actions);
+        Ok(())
+    }
+
+    /// `full`: the console's "Remove provisioning data" (revoking the web certificate of the
+    /// device's last session); `partial`: the admin's local `PartialUnprovision`.
+    fn remove(
+        &mut self,
+        world: &mut dyn World,
+        index: usize,
+        kind: crate::scenario::RemovalKind,
+    ) -> Result<(), RunError> {
+        let uuid = world.uuid(index)?;
+        match kind {
+            crate::scenario::RemovalKind::Full => {
+                let now = world.clock().now();
+                let serial = self
+                    .results
+                    .iter()
+                    .rev()
+                    .find(|r| r.uuid == uuid)
+                    .and_then(|r| r.web_cert_serial.clone());
+                let site = &mut self.parts;
+                let actions = site.sp.remove_provisioning(
+                    &uuid,
+                    &mut site.directory,
+                    &mut site.ca,
+                    serial.as_deref(),
+                    now,
+                );
+                self.run_actions(world, &actions);
+            }
+            crate::scenario::RemovalKind::Partial => {
+                let password = self.parts.sp.admin_password(&uuid).map(str::to_owned);
+                let (_, tls) = world.targets(index)?;
+                let env = self.parts.sp.env().clone();
+                let seed = self.next_seed();
+                let mut connector = world.connector();
+                if let Err(e) = readback::partial_unprovision(
+                    connector.as_mut(),
+                    tls,
+                    password.as_deref(),
+                    &env,
+                    seed,
+                ) {
+                    self.notes.push(format!("remove partial: {e}"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn observe(
+        &mut self,
+        world: &mut dyn World,
+        hellos: &HelloObs,
+        end: &WorldEnd,
+        notes: Vec<String>,
+    ) -> Observation {
+        let sp = &self.parts.sp;
+        let mut obs = Observation::default();
+        for note in std::mem::take(&mut self.notes).into_iter().chain(notes) {
+            if let Some(id) = note.strip_prefix("client-refused:") {
+                obs.client_refusal = Some(id.to_owned());
+            } else {
+                obs.notes.push(note);
+            }
+        }
+        obs.sessions = self
+            .results
+            .iter()
+            .map(|r| SessionObs {
+                uuid: r.uuid.to_string(),
+                outcome: r.outcome,
+                failed_step: r.failed_step,
+                amt_status: r.amt_status,
+                error: r.error.clone(),
+            })
+            .collect();
+        let first = world.uuid(0).ok();
+        obs.amt_status = first.as_ref().map(|u| sp.status(u));
+        obs.hellos = hellos.clone();
+        obs.hellos.discarded = sp
+            .events()
+            .events()
+            .filter(|e| matches!(e, ProvisionEvent::HelloDiscarded { .. }))
+            .count();
+        super::fill_logs(&mut obs, sp.logs());
+        super::fill_wire(&mut obs, &end.events);
+        let start = world.start();
+        let mut transcript = Transcript::new(start);
+        transcript.add_service_point(&sp.events().0);
+        transcript.add_device(&end.events);
+        transcript.add_logs(sp.logs());
+        let mut secrets: Vec<String> = sp.env().secrets().map(str::to_owned).collect();
+        for r in &self.results {
+            secrets.extend(r.admin_password.clone());
+            secrets.extend(r.mebx_password.clone());
+        }
+        obs.transcript = transcript.render(&secrets);
+        obs.elapsed = world.clock().now().saturating_duration_since(start);
+        // Device 0's end state over WS-MAN (its own events are not part of the run).
+        obs.device = self.read_back(world, 0);
+        obs
+    }
+}
+
+/// The address a Hello from device `index` comes from in process: its wired address, or the
+/// loopback address when it has none.
+pub(crate) fn hello_source(address: Option<IpAddr>) -> SocketAddr {
+    SocketAddr::new(address.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)), 50_000)
+}
