@@ -69,6 +69,7 @@
     reason = "a Fault is built at most once per request; boxing it everywhere adds noise, not speed"
 )]
 
+mod assoc;
 mod auth;
 mod classes;
 mod engine;
