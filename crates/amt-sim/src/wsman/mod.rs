@@ -130,6 +130,45 @@ pub struct DeviceFacts {
     pub memory_mb: u64,
     /// Processor name.
     pub cpu: String,
+    /// The rest of the hardware inventory.
+    pub hardware: HardwareFacts,
+}
+
+/// Hardware inventory facts beyond the identity strings (profile `system`, PROFILE.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HardwareFacts {
+    /// `CIM_Chassis.ChassisPackageType` (3 desktop, 9 laptop, …).
+    pub chassis_package_type: u16,
+    /// Current CPU clock, MHz.
+    pub cpu_mhz: u32,
+    /// Maximum CPU clock, MHz.
+    pub cpu_max_mhz: u32,
+    /// Memory modules (at least 1).
+    pub memory_modules: u8,
+    /// Memory speed, MHz.
+    pub memory_mhz: u32,
+    /// Fans: name and speed (RPM).
+    pub fans: Vec<(String, u32)>,
+    /// Temperature sensors: name and reading (degrees C).
+    pub temperatures: Vec<(String, i32)>,
+}
+
+impl HardwareFacts {
+    /// A desktop with one fan and two temperature sensors (for [`DeviceFacts::sample`]).
+    pub fn sample() -> Self {
+        Self {
+            chassis_package_type: 3,
+            cpu_mhz: 2600,
+            cpu_max_mhz: 4800,
+            memory_modules: 2,
+            memory_mhz: 3200,
+            fans: vec![("CPU Fan".to_owned(), 1800)],
+            temperatures: vec![
+                ("CPU Temperature".to_owned(), 45),
+                ("System Temperature".to_owned(), 34),
+            ],
+        }
+    }
 }
 
 /// Version-dependent firmware behaviour.
@@ -399,6 +438,7 @@ impl DeviceFacts {
             bios_version: "V1.0.0".to_owned(),
             memory_mb: 16384,
             cpu: "Intel(R) Core(TM) i7-1365U".to_owned(),
+            hardware: HardwareFacts::sample(),
         }
     }
 }

@@ -281,6 +281,47 @@ pub(crate) fn instances(class: &str, state: &NvramState, facts: &DeviceFacts) ->
                 .b("VerbosityScreenBlank", false)
                 .b("VerbosityVerbose", true),
         ],
+        // DSP1012 (Boot Control Profile): the boot configuration is the managed system's
+        // setting data (current, default and next); the KVM settings are the KVM SAP's.
+        "CIM_ElementSettingData" => {
+            let kvm_sap = super::redirection::instances("CIM_KVMRedirectionSAP", state, facts);
+            let kvm_settings =
+                super::redirection::instances("IPS_KVMRedirectionSettingData", state, facts);
+            let boot = instances("CIM_BootConfigSetting", state, facts);
+            let setting = |element: Epr, data: &Instance| {
+                Instance::new(CIM_SCHEMA, class)
+                    .p("IsCurrent", 1)
+                    .p("IsDefault", 1)
+                    .p("IsNext", 1)
+                    .key_epr("ManagedElement", element)
+                    .key_epr("SettingData", data.epr())
+            };
+            boot.iter()
+                .map(|b| setting(computer_system_epr(), b))
+                .chain(
+                    kvm_sap
+                        .iter()
+                        .zip(kvm_settings.iter())
+                        .map(|(sap, data)| setting(sap.epr(), data)),
+                )
+                .collect()
+        }
+        // The power (DSP1027) and boot (DSP1012) services manage the managed system
+        // (ElementEffects 5 = "Manages").
+        "CIM_ServiceAffectsElement" => [
+            power_service_epr(),
+            instances("CIM_BootService", state, facts)
+                .first()
+                .map_or_else(power_service_epr, Instance::epr),
+        ]
+        .into_iter()
+        .map(|service| {
+            Instance::new(CIM_SCHEMA, class)
+                .key_epr("AffectedElement", computer_system_epr())
+                .key_epr("AffectingElement", service)
+                .list("ElementEffects", &[5])
+        })
+        .collect(),
         _ => Vec::new(),
     }
 }
