@@ -90,6 +90,7 @@ use amt_wire::wsman::names::{ADDRESSING, IDENTITY, SOAP_ENVELOPE, WSMAN};
 use amt_wire::wsman::{Element, Envelope};
 
 pub use engine::Engine;
+pub(crate) use power::apply_power_request;
 
 /// Read-only facts from the device profile, filled in by the device core.
 #[derive(Debug, Clone, PartialEq, Eq)]

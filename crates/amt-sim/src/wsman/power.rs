@@ -398,15 +398,34 @@ fn power_change(cx: &mut Cx<'_, '_, '_>, input: Input<'_>) -> Result<MethodOut, 
     {
         return Ok(MethodOut::status(pt::INVALID_PARAMETER));
     }
-    let from = cx.state.power_state;
-    if !available_power_states(from, cx.facts().amt_major).contains(&requested) {
-        return Ok(MethodOut::status(RV_TRANSITION_UNAVAILABLE));
+    let amt_major = cx.facts().amt_major;
+    let now = cx.ctx.now;
+    match apply_power_request(cx.state, requested, amt_major, now) {
+        Ok((from, to)) => {
+            cx.changed(Some(Note::PowerStateChanged { from, to }));
+            Ok(MethodOut::ok())
+        }
+        Err(rv) => Ok(MethodOut::status(rv)),
+    }
+}
+
+/// Apply a power request to NVRAM if the current state offers it (the one transition rule
+/// WS-MAN `RequestPowerStateChange` and the legacy SOAP `RemoteControl` share): the new state
+/// and a message-log record; `Ok((from, to))`, or `Err(ReturnValue)` with nothing changed.
+pub(crate) fn apply_power_request(
+    state: &mut NvramState,
+    requested: u32,
+    amt_major: u32,
+    now: amt_wire::time::Timestamp,
+) -> Result<(u32, u32), u32> {
+    let from = state.power_state;
+    if !available_power_states(from, amt_major).contains(&requested) {
+        return Err(RV_TRANSITION_UNAVAILABLE);
     }
     let to = power_state_after(requested);
-    cx.state.power_state = to;
-    cx.changed(Some(Note::PowerStateChanged { from, to }));
+    state.power_state = to;
     let record = crate::state::LogRecord {
-        timestamp: cx.ctx.now.unix_secs(),
+        timestamp: now.unix_secs(),
         sensor_type: 0x22,
         event_type: 0x6F,
         event_offset: u8::try_from(requested).unwrap_or(0),
@@ -417,8 +436,8 @@ fn power_change(cx: &mut Cx<'_, '_, '_>, input: Input<'_>) -> Result<MethodOut, 
         entity_instance: 0,
         event_data: [0; 8],
     };
-    super::logs::push_event(cx.state, record);
-    Ok(MethodOut::ok())
+    super::logs::push_event(state, record);
+    Ok((from, to))
 }
 
 /// `ChangeBootOrder(Source)`: a `CIM_BootSourceSetting` EPR first in order; no source clears.
