@@ -42,8 +42,12 @@
 //!   certificate) is a `wsman:AccessDenied` fault.
 //! - **Enumeration** snapshots the instances at Enumerate time; at most 64 open contexts (least
 //!   recently used dropped), each valid for 10 minutes after its last use; the last PullResponse
-//!   has `EndOfSequence` and no context; `MaxElements` defaults to 1; `MaxCharacters` limits a
-//!   page but never below one item.
+//!   has `EndOfSequence` and no context, and so does an optimized EnumerateResponse that holds
+//!   every item (DSP0226 §8.2.3); `MaxElements` defaults to 1; `MaxCharacters` limits a page but
+//!   never below one item. A `wsman:Filter` in the CIM binding's association dialect is answered
+//!   by `assoc` (AssociatedInstances / AssociationInstances); other dialects are ignored.
+//! - **Power** transitions follow the current state (`power::POWER_TRANSITIONS`, DSP1027);
+//!   an unavailable one returns 2 and changes nothing.
 //! - **Identify** has a header with only a `wsa:Action` (`…/IdentifyResponse`).
 //!
 //! Classes answered: activation (`AMT_GeneralSettings`, `AMT_SetupAndConfigurationService`,
@@ -59,7 +63,9 @@
 //! `CIM_BootSourceSetting`, `AMT_BootSettingData`, `AMT_BootCapabilities`, `AMT_MessageLog`,
 //! `AMT_AuditLog`); inventory (`CIM_ComputerSystemPackage`, `CIM_Chassis`, `CIM_Card`,
 //! `CIM_BIOSElement`, `CIM_Processor`, `CIM_PhysicalMemory`, `CIM_Chip`, `CIM_MediaAccessDevice`,
-//! `CIM_PhysicalPackage`, `CIM_SystemPackaging`); and the other classes of Intel's
+//! `CIM_PhysicalPackage`, `CIM_SystemPackaging`, `CIM_Fan`, `CIM_NumericSensor`,
+//! `CIM_SystemDevice`, `CIM_AssociatedSensor`); associations of the managed system
+//! (`CIM_ElementSettingData`, `CIM_ServiceAffectsElement`); and the other classes of Intel's
 //! `wsman-messages` (alarm clock, CIRA, HTTP proxy, environment detection, host 802.1X,
 //! `IPS_PowerManagementService`, `IPS_ScreenSettingData`, association classes). Anything else
 //! is `wsa:DestinationUnreachable`.
