@@ -477,6 +477,13 @@ impl DeviceConnection {
             }
         };
         if !path_ok {
+            // Firmware before AMT 9 also serves its legacy SOAP services (`crate::eoi`).
+            let path = request_path(&request.target);
+            if request.method.eq_ignore_ascii_case("POST")
+                && let Some(reply) = device.handle_eoi(&session, path, &request.body, now)
+            {
+                return self.eoi_reply(device, request, reply, user, now);
+            }
             let mut r = Response::new(404, status_reason(404));
             r.headers
                 .push("Server", server_header(&device.profile().amt_version()));
@@ -618,6 +625,58 @@ impl DeviceConnection {
             reply.bytes = soap_response(device, status, body, now);
         }
         reply
+    }
+
+    /// The HTTP answer to a legacy SOAP request (`text/xml`, SOAP 1.1).
+    fn eoi_reply(
+        &mut self,
+        device: &mut Device,
+        request: &Request,
+        reply: crate::eoi::EoiReply,
+        user: Option<String>,
+        now: Timestamp,
+    ) -> Reply {
+        let crate::eoi::EoiReply::Soap {
+            status,
+            body,
+            operation,
+            ..
+        } = reply
+        else {
+            device.event(
+                now,
+                EventKind::AuthFailed {
+                    reason: AuthFailure::Wrong,
+                    user,
+                },
+            );
+            return self.unauthorized(device, request, false, now);
+        };
+        device.event(
+            now,
+            EventKind::HttpRequest {
+                method: request.method.clone(),
+                action: operation,
+                class: Some(
+                    request_path(&request.target)
+                        .trim_start_matches('/')
+                        .to_owned(),
+                ),
+                status,
+                user,
+            },
+        );
+        let mut r = Response::new(status, status_reason(status));
+        r.headers.push("Date", http_date(device.device_clock(now)));
+        r.headers
+            .push("Server", server_header(&device.profile().amt_version()));
+        r.headers.push("Content-Type", "text/xml; charset=utf-8");
+        r.body = body;
+        Reply {
+            bytes: r.emit(Framing::Chunked { max_chunk: 0 }),
+            close: !request.keep_alive(),
+            delay: Duration::ZERO,
+        }
     }
 
     fn identify(

@@ -834,6 +834,7 @@ pub fn facts_of(profile: &DeviceProfile, traits: &PersonalityTraits) -> DeviceFa
         bios_version: profile.system.bios_version.clone(),
         memory_mb: u64::from(profile.system.memory_mb),
         cpu: profile.system.cpu.clone(),
+        hardware: profile.system.hardware_facts(),
     }
 }
 

@@ -25,6 +25,7 @@
 pub mod auth;
 pub mod conn;
 pub mod device;
+pub mod eoi;
 pub mod events;
 pub mod faults;
 pub mod hello;

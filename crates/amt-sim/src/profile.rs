@@ -297,6 +297,91 @@ pub struct SystemInfo {
     pub memory_mb: u32,
     /// CPU description.
     pub cpu: String,
+    /// Chassis type (`CIM_Chassis.ChassisPackageType`).
+    pub chassis: ChassisKind,
+    /// Current CPU clock in MHz (`CIM_Processor.CurrentClockSpeed`).
+    pub cpu_mhz: u32,
+    /// Maximum CPU clock in MHz (`CIM_Processor.MaxClockSpeed`).
+    pub cpu_max_mhz: u32,
+    /// Number of memory modules `memory_mb` is split over (`CIM_PhysicalMemory` instances).
+    pub memory_modules: std::num::NonZeroU8,
+    /// Memory speed in MHz (`CIM_PhysicalMemory.Speed`/`ConfiguredMemoryClockSpeed`).
+    pub memory_mhz: u32,
+    /// Fans (`CIM_Fan`, each with a tachometer `CIM_NumericSensor`).
+    pub fans: Vec<FanSpec>,
+    /// Temperature sensors (`CIM_NumericSensor`, degrees C).
+    pub temperatures: Vec<TemperatureSpec>,
+}
+
+/// Chassis types (SMBIOS type 3 / `CIM_Chassis.ChassisPackageType`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChassisKind {
+    /// Desktop (3).
+    Desktop,
+    /// Mini tower (6).
+    MiniTower,
+    /// Tower (7).
+    Tower,
+    /// Laptop (9).
+    Laptop,
+    /// Notebook (10).
+    Notebook,
+    /// All in one (13).
+    AllInOne,
+}
+
+impl ChassisKind {
+    /// The CIM `ChassisPackageType` value.
+    pub fn cim_value(self) -> u16 {
+        match self {
+            Self::Desktop => 3,
+            Self::MiniTower => 6,
+            Self::Tower => 7,
+            Self::Laptop => 9,
+            Self::Notebook => 10,
+            Self::AllInOne => 13,
+        }
+    }
+}
+
+/// One fan.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FanSpec {
+    /// Its name (`ElementName`).
+    pub name: String,
+    /// Its speed in revolutions per minute (the tachometer reading).
+    pub rpm: u32,
+}
+
+/// One temperature sensor.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TemperatureSpec {
+    /// Its name (`ElementName`).
+    pub name: String,
+    /// The reading in degrees Celsius.
+    pub celsius: i32,
+}
+
+impl SystemInfo {
+    /// The inventory facts the WS-MAN engine serves.
+    pub fn hardware_facts(&self) -> crate::wsman::HardwareFacts {
+        crate::wsman::HardwareFacts {
+            chassis_package_type: self.chassis.cim_value(),
+            cpu_mhz: self.cpu_mhz,
+            cpu_max_mhz: self.cpu_max_mhz,
+            memory_modules: self.memory_modules.get(),
+            memory_mhz: self.memory_mhz,
+            fans: self.fans.iter().map(|f| (f.name.clone(), f.rpm)).collect(),
+            temperatures: self
+                .temperatures
+                .iter()
+                .map(|t| (t.name.clone(), t.celsius))
+                .collect(),
+        }
+    }
 }
 
 /// Errors loading a profile.
@@ -493,6 +578,25 @@ impl Default for SystemInfo {
             bios_version: "AMTSIM.86A.0001.2026".into(),
             memory_mb: 8192,
             cpu: "Intel(R) Core(TM) i5 (virtual)".into(),
+            chassis: ChassisKind::Desktop,
+            cpu_mhz: 2600,
+            cpu_max_mhz: 4400,
+            memory_modules: std::num::NonZeroU8::MIN.saturating_add(1),
+            memory_mhz: 3200,
+            fans: vec![FanSpec {
+                name: "CPU Fan".into(),
+                rpm: 1800,
+            }],
+            temperatures: vec![
+                TemperatureSpec {
+                    name: "CPU Temperature".into(),
+                    celsius: 45,
+                },
+                TemperatureSpec {
+                    name: "System Temperature".into(),
+                    celsius: 34,
+                },
+            ],
         }
     }
 }

@@ -42,11 +42,25 @@ fn activate() -> Device {
         .iter()
         .find(|i| find(i, "InstanceID").is_some_and(|e| e.text() == "AMT"))
         .expect("InstanceID AMT");
+    // As firmware reports it: major.minor.hotfix under `AMT`, the build on its own entry
+    // (clients join the two; the build used to be in both).
+    let version_of = |id: &str| {
+        items
+            .iter()
+            .find(|i| find(i, "InstanceID").is_some_and(|e| e.text() == id))
+            .and_then(|i| find(i, "VersionString"))
+            .map(|e| e.text().into_owned())
+    };
     assert_eq!(
         find(amt, "VersionString")
             .map(|e| e.text().into_owned())
             .as_deref(),
-        Some("16.1.25.2124")
+        Some("16.1.25")
+    );
+    assert_eq!(version_of("Build Number").as_deref(), Some("2124"));
+    assert_eq!(
+        version_of("AMT FW Core Version").as_deref(),
+        Some("16.1.25")
     );
 
     let id = d.id();
@@ -307,6 +321,10 @@ fn management_reconnect_reads_settings_and_deletes_unknown_certificates() {
         "CIM_Chip",
         "CIM_PhysicalPackage",
         "CIM_SystemPackaging",
+        "CIM_Fan",
+        "CIM_NumericSensor",
+        "CIM_SystemDevice",
+        "CIM_AssociatedSensor",
     ] {
         let items = d.enumerate_all(
             Session::Digest {
@@ -317,7 +335,7 @@ fn management_reconnect_reads_settings_and_deletes_unknown_certificates() {
         assert!(!items.is_empty(), "{class}");
     }
     let id = d.id();
-    let r = d.admin(&enumerate(&id, &format!("{CIM}CIM_Fan"), ""));
+    let r = d.admin(&enumerate(&id, &format!("{CIM}CIM_Battery"), ""));
     assert_eq!(r.status, 400);
     assert_eq!(r.fault_subcode().as_deref(), Some("DestinationUnreachable"));
 }

@@ -309,6 +309,26 @@ mod wsman_codec {
         );
         check_golden("enumerate_response.xml", &enumerate);
 
+        // An optimized enumeration whose items all fitted: EndOfSequence, no context
+        // (DSP0226 §8.2.3). MeshCentral's parser reads it in `cargo xtask interop wire`.
+        let item = Element::prefixed(
+            "h",
+            format!("{AMT_SCHEMA}AMT_GeneralSettings"),
+            "AMT_GeneralSettings",
+        )
+        .with_property("InstanceID", "Intel(r) AMT: General Settings");
+        let optimized = emit_response(
+            &ResponseHeader {
+                action: ACTION_ENUMERATE_RESPONSE.to_owned(),
+                relates_to: Some("4".to_owned()),
+                message_id: "uuid:00000000-8086-8086-8086-000000000006".to_owned(),
+                resource_uri: Some(format!("{AMT_SCHEMA}AMT_GeneralSettings")),
+            },
+            Some(&enumeration::optimized_enumerate_response(vec![item], None)),
+        );
+        assert!(!optimized.contains("EnumerationContext"), "{optimized}");
+        check_golden("optimized_enumerate_complete_response.xml", &optimized);
+
         let fault =
             Fault::already_exists().emit(Some("9"), "uuid:00000000-8086-8086-8086-000000000004");
         check_golden("already_exists_fault.xml", &fault);
@@ -316,7 +336,7 @@ mod wsman_codec {
             .emit(Some("10"), "uuid:00000000-8086-8086-8086-000000000005");
         check_golden("destination_unreachable_fault.xml", &fault);
 
-        for xml in [&get, &pull, &enumerate, &fault] {
+        for xml in [&get, &pull, &enumerate, &optimized, &fault] {
             assert!(!xml.contains("/>"), "{xml}");
             assert!(!xml.contains("<![CDATA["), "{xml}");
             assert!(!xml.starts_with("<?xml"), "{xml}");

@@ -382,6 +382,43 @@ pub(crate) const CLASSES: &[ClassDef] = &[
         R_HARDWARE,
         false,
     ),
+    c("CIM_Fan", CIM_SCHEMA, Family::Inventory, R_HARDWARE, false),
+    c(
+        "CIM_NumericSensor",
+        CIM_SCHEMA,
+        Family::Inventory,
+        R_HARDWARE,
+        false,
+    ),
+    c(
+        "CIM_SystemDevice",
+        CIM_SCHEMA,
+        Family::Inventory,
+        R_HARDWARE,
+        false,
+    ),
+    c(
+        "CIM_AssociatedSensor",
+        CIM_SCHEMA,
+        Family::Inventory,
+        R_HARDWARE,
+        false,
+    ),
+    // Associations of the managed system's services and settings.
+    c(
+        "CIM_ElementSettingData",
+        CIM_SCHEMA,
+        Family::Power,
+        R_REMOTE,
+        false,
+    ),
+    c(
+        "CIM_ServiceAffectsElement",
+        CIM_SCHEMA,
+        Family::Power,
+        R_REMOTE,
+        false,
+    ),
     // Less used services.
     c(
         "AMT_AlarmClockService",

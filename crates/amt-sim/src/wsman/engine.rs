@@ -6,8 +6,8 @@
 
 use amt_wire::time::Timestamp;
 use amt_wire::wsman::enumeration::{
-    EnumerateRequest, EnumerationMode, PullRequest, enumerate_response, pull_response,
-    release_context,
+    EnumerateRequest, EnumerationMode, PullRequest, enumerate_response,
+    optimized_enumerate_response, pull_response, release_context,
 };
 use amt_wire::wsman::fault::{
     DETAIL_INSUFFICIENT_SELECTORS, DETAIL_INVALID_RESOURCE_URI, DETAIL_INVALID_VALUE,
@@ -21,6 +21,7 @@ use amt_wire::wsman::names::{
 };
 use amt_wire::wsman::{Element, Envelope, Fault, ResponseHeader, emit_response};
 
+use super::assoc::{self, AssocQuery};
 use super::classes::{self, ClassDef};
 use super::model::{Cx, Input, Instance, MethodOut, SelectorMatch, Value, pt};
 use super::{Note, Outcome, RequestContext, Session, identify_response, is_identify};
@@ -50,8 +51,11 @@ pub struct Engine {
 struct EnumContext {
     /// The context id as sent to the client.
     id: String,
-    /// The class enumerated.
-    class: &'static ClassDef,
+    /// The classes whose instances it holds (one, or the results of an association filter):
+    /// a Pull needs read access to each.
+    classes: Vec<&'static ClassDef>,
+    /// The resource URI echoed in PullResponses.
+    resource_uri: String,
     /// Items not yet pulled.
     items: std::collections::VecDeque<Element>,
     /// Last use (device clock).
@@ -255,15 +259,32 @@ impl Engine {
             .resource_uri
             .as_deref()
             .ok_or_else(|| Fault::destination_unreachable(Some(DETAIL_INVALID_RESOURCE_URI)))?;
+        if action == ACTION_ENUMERATE {
+            let body = EnumerateRequest::from_body(request.body.as_ref())
+                .map_err(|e| Failure::Fault(e.to_fault()))?;
+            if let Some(query) = body
+                .filter
+                .as_ref()
+                .map(AssocQuery::parse)
+                .transpose()?
+                .flatten()
+            {
+                if !assoc::accepts_resource_uri(uri) {
+                    return Err(
+                        Fault::destination_unreachable(Some(DETAIL_INVALID_RESOURCE_URI)).into(),
+                    );
+                }
+                if fqdn_too_long(cx.state, cx.facts()) {
+                    return Err(fqdn_fault().into());
+                }
+                return Ok(self.enumerate_associations(cx, uri.trim(), &body, &query));
+            }
+        }
         let def = classes::lookup(uri)
             .ok_or_else(|| Fault::destination_unreachable(Some(DETAIL_INVALID_RESOURCE_URI)))?;
         let is_fqdn_fix = action == ACTION_PUT && def.name == "AMT_GeneralSettings";
         if !is_fqdn_fix && fqdn_too_long(cx.state, cx.facts()) {
-            let mut fault = Fault::encoding_limit(None);
-            fault.reason =
-                "The FQDN (host name and domain name) is longer than the firmware supports."
-                    .to_owned();
-            return Err(fault.into());
+            return Err(fqdn_fault().into());
         }
         match action {
             ACTION_GET => {
@@ -339,50 +360,91 @@ impl Engine {
         let body = EnumerateRequest::from_body(request.body.as_ref())
             .map_err(|e| Failure::Fault(e.to_fault()))?;
         let instances = classes::instances(def, cx.state, cx.facts());
-        let mut items: std::collections::VecDeque<Element> = instances
+        let items = instances
             .iter()
             .map(|i| item_element(i, body.mode))
             .collect();
-        let now = cx.ctx.now;
+        let uri = format!("{}{}", def.base, def.name);
+        let response = self.open(cx.ctx.now, &body, items, vec![def], &uri);
+        Ok(reply(ACTION_ENUMERATE_RESPONSE, def, Some(response)))
+    }
+
+    /// Enumerate with an association filter ([`assoc`]): the associated (or association)
+    /// instances of the filter's `Object`, paged like any enumeration.
+    fn enumerate_associations(
+        &mut self,
+        cx: &mut Cx<'_, '_, '_>,
+        uri: &str,
+        body: &EnumerateRequest,
+        query: &AssocQuery,
+    ) -> Reply {
+        let mut defs: Vec<&'static ClassDef> = Vec::new();
+        let mut items = std::collections::VecDeque::new();
+        for (def, instance) in assoc::run(query, cx.state, cx.facts()) {
+            if check_access(cx, def, Op::Read, None).is_err() {
+                continue;
+            }
+            if !defs.iter().any(|d| std::ptr::eq(*d, def)) {
+                defs.push(def);
+            }
+            items.push_back(item_element(&instance, body.mode));
+        }
+        let response = self.open(cx.ctx.now, body, items, defs, uri);
+        Reply {
+            action: ACTION_ENUMERATE_RESPONSE.to_owned(),
+            resource_uri: Some(uri.to_owned()),
+            body: Some(response),
+        }
+    }
+
+    /// Open an enumeration over `items`: the `EnumerateResponse` with a new context, or with
+    /// an optimized enumeration the first `MaxElements` items and then either the context of
+    /// the rest or, when everything fitted, `EndOfSequence` and no context (DSP0226 §8.2.3;
+    /// see [`optimized_enumerate_response`]). A context is kept only while items remain.
+    fn open(
+        &mut self,
+        now: Timestamp,
+        body: &EnumerateRequest,
+        mut items: std::collections::VecDeque<Element>,
+        classes: Vec<&'static ClassDef>,
+        resource_uri: &str,
+    ) -> Element {
         self.expire(now);
+        let first: Option<Vec<Element>> = body.optimize.then(|| {
+            let max = body.max_elements.unwrap_or(1).max(1) as usize;
+            let take = max.min(items.len());
+            items.drain(..take).collect()
+        });
+        if first.is_some() && items.is_empty() {
+            return optimized_enumerate_response(first.unwrap_or_default(), None);
+        }
         self.next_context = self.next_context.wrapping_add(1);
         let bytes = self.next_context.to_le_bytes();
         let id = format!(
             "{:02X}{:02X}{:02X}{:02X}-0000-0000-0000-000000000000",
             bytes[0], bytes[1], bytes[2], bytes[3]
         );
-        let optimized = if body.optimize {
-            let max = body.max_elements.unwrap_or(1).max(1) as usize;
-            let take = max.min(items.len());
-            let first: Vec<Element> = items.drain(..take).collect();
-            Some((first, items.is_empty()))
-        } else {
-            None
-        };
-        let ended = optimized.as_ref().is_some_and(|(_, end)| *end);
-        if !ended {
-            if self.contexts.len() >= MAX_CONTEXTS
-                && let Some(oldest) = self
-                    .contexts
-                    .iter()
-                    .enumerate()
-                    .min_by_key(|(_, c)| c.last_used)
-                    .map(|(i, _)| i)
-            {
-                self.contexts.swap_remove(oldest);
-            }
-            self.contexts.push(EnumContext {
-                id: id.clone(),
-                class: def,
-                items,
-                last_used: now,
-            });
+        if self.contexts.len() >= MAX_CONTEXTS
+            && let Some(oldest) = self
+                .contexts
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, c)| c.last_used)
+                .map(|(i, _)| i)
+        {
+            self.contexts.swap_remove(oldest);
         }
-        Ok(reply(
-            ACTION_ENUMERATE_RESPONSE,
-            def,
-            Some(enumerate_response(&id, optimized)),
-        ))
+        self.contexts.push(EnumContext {
+            id: id.clone(),
+            classes,
+            resource_uri: resource_uri.to_owned(),
+            items,
+            last_used: now,
+        });
+        match first {
+            Some(first) => optimized_enumerate_response(first, Some(&id)),
+            None => enumerate_response(&id, None),
+        }
     }
 
     /// Pull or Release on an open context.
@@ -401,8 +463,12 @@ impl Engine {
                 .iter()
                 .position(|c| c.id == id)
                 .ok_or_else(Fault::invalid_enumeration_context)?;
-            let def = self.contexts.get(index).map(|c| c.class);
-            if let Some(def) = def {
+            let defs = self
+                .contexts
+                .get(index)
+                .map(|c| c.classes.clone())
+                .unwrap_or_default();
+            for def in defs {
                 check_access(cx, def, Op::Read, None)?;
             }
             self.contexts.swap_remove(index);
@@ -419,12 +485,14 @@ impl Engine {
             .iter()
             .position(|c| c.id == pull.context)
             .ok_or_else(Fault::invalid_enumeration_context)?;
-        let def = self
+        let (defs, resource_uri) = self
             .contexts
             .get(index)
-            .map(|c| c.class)
+            .map(|c| (c.classes.clone(), c.resource_uri.clone()))
             .ok_or_else(Fault::invalid_enumeration_context)?;
-        check_access(cx, def, Op::Read, None)?;
+        for def in defs {
+            check_access(cx, def, Op::Read, None)?;
+        }
         let Some(context) = self.contexts.get_mut(index) else {
             return Err(Fault::invalid_enumeration_context().into());
         };
@@ -456,7 +524,7 @@ impl Engine {
         }
         Ok(Reply {
             action: ACTION_PULL_RESPONSE.to_owned(),
-            resource_uri: Some(format!("{}{}", def.base, def.name)),
+            resource_uri: Some(resource_uri),
             body: Some(pull_response(page, (!done).then_some(id.as_str()))),
         })
     }
@@ -600,6 +668,14 @@ fn select(
     } else {
         Err(Fault::invalid_selectors(Some(DETAIL_INVALID_VALUE)))
     }
+}
+
+/// The fault every request gets while the FQDN quirk is triggered.
+fn fqdn_fault() -> Fault {
+    let mut fault = Fault::encoding_limit(None);
+    fault.reason =
+        "The FQDN (host name and domain name) is longer than the firmware supports.".to_owned();
+    fault
 }
 
 /// Whether the FQDN quirk is triggered.

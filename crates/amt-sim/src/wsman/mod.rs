@@ -42,8 +42,12 @@
 //!   certificate) is a `wsman:AccessDenied` fault.
 //! - **Enumeration** snapshots the instances at Enumerate time; at most 64 open contexts (least
 //!   recently used dropped), each valid for 10 minutes after its last use; the last PullResponse
-//!   has `EndOfSequence` and no context; `MaxElements` defaults to 1; `MaxCharacters` limits a
-//!   page but never below one item.
+//!   has `EndOfSequence` and no context, and so does an optimized EnumerateResponse that holds
+//!   every item (DSP0226 §8.2.3); `MaxElements` defaults to 1; `MaxCharacters` limits a page but
+//!   never below one item. A `wsman:Filter` in the CIM binding's association dialect is answered
+//!   by `assoc` (AssociatedInstances / AssociationInstances); other dialects are ignored.
+//! - **Power** transitions follow the current state (`power::POWER_TRANSITIONS`, DSP1027);
+//!   an unavailable one returns 2 and changes nothing.
 //! - **Identify** has a header with only a `wsa:Action` (`…/IdentifyResponse`).
 //!
 //! Classes answered: activation (`AMT_GeneralSettings`, `AMT_SetupAndConfigurationService`,
@@ -59,7 +63,9 @@
 //! `CIM_BootSourceSetting`, `AMT_BootSettingData`, `AMT_BootCapabilities`, `AMT_MessageLog`,
 //! `AMT_AuditLog`); inventory (`CIM_ComputerSystemPackage`, `CIM_Chassis`, `CIM_Card`,
 //! `CIM_BIOSElement`, `CIM_Processor`, `CIM_PhysicalMemory`, `CIM_Chip`, `CIM_MediaAccessDevice`,
-//! `CIM_PhysicalPackage`, `CIM_SystemPackaging`); and the other classes of Intel's
+//! `CIM_PhysicalPackage`, `CIM_SystemPackaging`, `CIM_Fan`, `CIM_NumericSensor`,
+//! `CIM_SystemDevice`, `CIM_AssociatedSensor`); associations of the managed system
+//! (`CIM_ElementSettingData`, `CIM_ServiceAffectsElement`); and the other classes of Intel's
 //! `wsman-messages` (alarm clock, CIRA, HTTP proxy, environment detection, host 802.1X,
 //! `IPS_PowerManagementService`, `IPS_ScreenSettingData`, association classes). Anything else
 //! is `wsa:DestinationUnreachable`.
@@ -69,6 +75,7 @@
     reason = "a Fault is built at most once per request; boxing it everywhere adds noise, not speed"
 )]
 
+mod assoc;
 mod auth;
 mod classes;
 mod engine;
@@ -89,6 +96,7 @@ use amt_wire::wsman::names::{ADDRESSING, IDENTITY, SOAP_ENVELOPE, WSMAN};
 use amt_wire::wsman::{Element, Envelope};
 
 pub use engine::Engine;
+pub(crate) use power::apply_power_request;
 
 /// Read-only facts from the device profile, filled in by the device core.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,6 +137,45 @@ pub struct DeviceFacts {
     pub memory_mb: u64,
     /// Processor name.
     pub cpu: String,
+    /// The rest of the hardware inventory.
+    pub hardware: HardwareFacts,
+}
+
+/// Hardware inventory facts beyond the identity strings (profile `system`, PROFILE.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HardwareFacts {
+    /// `CIM_Chassis.ChassisPackageType` (3 desktop, 9 laptop, …).
+    pub chassis_package_type: u16,
+    /// Current CPU clock, MHz.
+    pub cpu_mhz: u32,
+    /// Maximum CPU clock, MHz.
+    pub cpu_max_mhz: u32,
+    /// Memory modules (at least 1).
+    pub memory_modules: u8,
+    /// Memory speed, MHz.
+    pub memory_mhz: u32,
+    /// Fans: name and speed (RPM).
+    pub fans: Vec<(String, u32)>,
+    /// Temperature sensors: name and reading (degrees C).
+    pub temperatures: Vec<(String, i32)>,
+}
+
+impl HardwareFacts {
+    /// A desktop with one fan and two temperature sensors (for [`DeviceFacts::sample`]).
+    pub fn sample() -> Self {
+        Self {
+            chassis_package_type: 3,
+            cpu_mhz: 2600,
+            cpu_max_mhz: 4800,
+            memory_modules: 2,
+            memory_mhz: 3200,
+            fans: vec![("CPU Fan".to_owned(), 1800)],
+            temperatures: vec![
+                ("CPU Temperature".to_owned(), 45),
+                ("System Temperature".to_owned(), 34),
+            ],
+        }
+    }
 }
 
 /// Version-dependent firmware behaviour.
@@ -398,6 +445,7 @@ impl DeviceFacts {
             bios_version: "V1.0.0".to_owned(),
             memory_mb: 16384,
             cpu: "Intel(R) Core(TM) i7-1365U".to_owned(),
+            hardware: HardwareFacts::sample(),
         }
     }
 }

@@ -140,7 +140,12 @@ fn host_based_service(state: &NvramState) -> Instance {
         .p("SystemName", "Intel(r) AMT")
 }
 
-/// `CIM_SoftwareIdentity` instances (InstanceID `AMT` carries the firmware version).
+/// `CIM_SoftwareIdentity` instances as firmware reports them: the version entries (`Flash`,
+/// `Netstack`, `AMTApps`, `AMT`, `Recovery Version`, `AMT FW Core Version`) carry
+/// major.minor.hotfix only and the build number is its own entry (`Build Number`, `Recovery
+/// Build Num`), so that clients which join `AMT` and `Build Number` (fwupd's AMT plugin, RPS)
+/// get `16.1.25.2124`, not the build twice. Observed shapes: AMT 11.8.50 build 3425 (Intel
+/// console test data), 12.0.67/1579 and 15.0.23/1706 (RPS test data), all three-part `AMT`.
 fn software_identity(facts: &DeviceFacts) -> Vec<Instance> {
     let parts: Vec<&str> = facts.amt_version.split('.').collect();
     let short = parts.iter().take(3).copied().collect::<Vec<_>>().join(".");
@@ -149,7 +154,7 @@ fn software_identity(facts: &DeviceFacts) -> Vec<Instance> {
         ("Flash", short.as_str()),
         ("Netstack", short.as_str()),
         ("AMTApps", short.as_str()),
-        ("AMT", facts.amt_version.as_str()),
+        ("AMT", short.as_str()),
         ("Sku", "16392"),
         ("VendorID", "8086"),
         ("Build Number", build),

@@ -171,6 +171,30 @@ pub fn enumerate_response(context: &str, optimized: Option<(Vec<Element>, bool)>
     response
 }
 
+/// Build the `EnumerateResponse` of an optimized enumeration (DSP0226 1.1 §8.2.3,
+/// `wsman:OptimizeEnumeration`): the first items in `wsman:Items`, then either the context of
+/// the rest (`next_context = Some`, no `EndOfSequence`) or, when every item fitted,
+/// `wsman:EndOfSequence` and **no** context. After `EndOfSequence` the enumeration is over
+/// (§8.2.3; WS-Enumeration §3.2: the data source invalidates the context at the end of the
+/// sequence), so no context is handed out: a client that pulls whenever it sees one
+/// (MeshCentral's stack, `reference/real-clients.md` §2) would otherwise be answered
+/// `wsen:InvalidEnumerationContext`. This is the same rule as the last [`pull_response`].
+pub fn optimized_enumerate_response(items: Vec<Element>, next_context: Option<&str>) -> Element {
+    let g = |name: &str| Element::prefixed(PREFIX_CLASS, ENUMERATION, name);
+    let mut response = g("EnumerateResponse");
+    if let Some(ctx) = next_context {
+        response = response.with_child(g("EnumerationContext").with_text(ctx));
+    }
+    let mut list = Element::prefixed(PREFIX_WSMAN, WSMAN, "Items");
+    list.children
+        .extend(items.into_iter().map(super::element::Node::Element));
+    response = response.with_child(list);
+    if next_context.is_none() {
+        response = response.with_child(Element::prefixed(PREFIX_WSMAN, WSMAN, "EndOfSequence"));
+    }
+    response
+}
+
 /// Build a `PullResponse`. With `next_context = Some(ctx)` more items follow: the response
 /// carries `g:EnumerationContext` and no `EndOfSequence`. With `None` this is the last page:
 /// `g:EndOfSequence` and **no** context (MeshCentral pulls again whenever it sees a context).
@@ -260,6 +284,18 @@ mod tests {
             EnumerateRequest::from_body(Some(&plain)).unwrap(),
             EnumerateRequest::default()
         );
+    }
+
+    #[test]
+    fn optimized_enumerate_response_ends_without_a_context() {
+        let item = || Element::new("urn:c", "C").with_text("x");
+        let complete = optimized_enumerate_response(vec![item()], None).to_xml();
+        assert!(complete.contains("EndOfSequence"), "{complete}");
+        assert!(!complete.contains("EnumerationContext"), "{complete}");
+        assert!(!complete.contains("/>"), "{complete}");
+        let partial = optimized_enumerate_response(vec![item()], Some("02000000")).to_xml();
+        assert!(partial.contains("<g:EnumerationContext>02000000</g:EnumerationContext>"));
+        assert!(!partial.contains("EndOfSequence"), "{partial}");
     }
 
     #[test]
