@@ -14,6 +14,7 @@ pub mod catalog;
 pub mod expect;
 pub mod explain;
 pub mod observe;
+pub mod overlay;
 pub mod report;
 pub mod runner;
 pub mod scenario;

@@ -9,24 +9,21 @@
 //! The format is documented field by field in `scenarios/README.md`; `amt-conformance schema`
 //! prints its JSON Schema (checked in as `scenarios/scenario.schema.json`).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use amt_sim::faults::{DurationText, FaultSpec};
-use amt_sim::personality::{Personality, SetupAuth};
-use amt_sim::profile::{
-    Clock, DeviceProfile, HashEntry, HelloSettings, Network, Ports, Provisioning, SystemInfo,
-};
-use provisioner_core::env::{
-    ActiveDirectory, AmtAccount, ConfigMgr, ConfigMgrVersion, Dhcp, Dns, EnterpriseCa, Environment,
-    ImportedComputer, ProvisioningCertRef, Stage2Settings, Timeouts,
-};
+use amt_sim::profile::DeviceProfile;
+use provisioner_core::env::{ConfigMgrVersion, Environment, ProvisioningCertRef};
 use provisioner_core::events::{AmtStatus, Step};
-use provisioner_core::logs::{LogConfig, LogFile};
-use schemars::JsonSchema;
+use provisioner_core::logs::LogFile;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
+
+use crate::overlay::Overlay;
 
 /// One scenario file.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
@@ -69,61 +66,55 @@ pub struct Scenario {
 }
 
 /// The device: a base profile plus overrides of its top-level keys (`crates/amt-sim/PROFILE.md`).
-#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+/// Every top-level profile key may be given ([`Overlay`]); `faults` are added to the profile's.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct DeviceSpec {
     /// A profile file to start from (relative to the scenario); default: the embedded default
     /// profile (`crates/amt-sim/profiles/default.yaml`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
-    /// SMBIOS UUID.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uuid: Option<String>,
-    /// AMT version family and its quirks (`amt-6`, `amt-11`, `amt-16`, …).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub personality: Option<Personality>,
-    /// Firmware version string, overriding the personality's.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub amt_version: Option<String>,
-    /// How the setup session authenticates (`certificate` or `digest`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub setup_auth: Option<SetupAuth>,
-    /// Longest FQDN WS-MAN accepts, in bytes (0 = no limit).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fqdn_limit: Option<usize>,
-    /// Accept a hex DigestPassword besides Base64.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lenient_digest_password: Option<bool>,
-    /// The certificate hash list, in firmware order (replaces the whole list).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hashes: Option<Vec<HashEntry>>,
-    /// Interfaces, DHCP options, MEBx domain, host name, DNS table.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub network: Option<Network>,
-    /// Provisioning mode and state, MEBx password, Hello target, HECI driver.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub provisioning: Option<Provisioning>,
-    /// Listening ports.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ports: Option<Ports>,
-    /// The firmware clock (`host` or an epoch for "date zero").
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub clock: Option<Clock>,
-    /// The Hello schedule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hello: Option<HelloSettings>,
-    /// Inventory facts.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub system: Option<SystemInfo>,
     /// Injected faults (step-addressed, certificate policy, network), added to the profile's.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<FaultSpec>,
+    /// Top-level profile keys replacing the base's (`personality`, `hashes`, `network`, …).
+    #[serde(flatten)]
+    pub overrides: Overlay<DeviceProfile>,
+}
+
+impl JsonSchema for DeviceSpec {
+    fn schema_name() -> Cow<'static, str> {
+        "DeviceSpec".into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let profile = json_schema!({
+            "description": "A profile file to start from (relative to the scenario); default: \
+                            the embedded default profile (`crates/amt-sim/profiles/default.yaml`).",
+            "type": "string",
+        });
+        let mut faults = generator.subschema_for::<Vec<FaultSpec>>();
+        if let Some(obj) = faults.as_object_mut() {
+            obj.insert(
+                "description".to_owned(),
+                serde_json::Value::from(
+                    "Injected faults (step-addressed, certificate policy, network), added to the \
+                     profile's.",
+                ),
+            );
+        }
+        Overlay::<DeviceProfile>::schema_with(
+            generator,
+            "The device: a base profile plus overrides of its top-level keys \
+             (crates/amt-sim/PROFILE.md); `faults` are added to the profile's.",
+            &[("profile", profile), ("faults", faults)],
+        )
+    }
 }
 
 /// The site: a base environment plus overrides of its top-level keys
-/// (`crates/provisioner-core/examples/env/default.yaml`).
-#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+/// (`crates/provisioner-core/examples/env/default.yaml`): every top-level environment key may be
+/// given ([`Overlay`]).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct EnvSpec {
     /// An environment file to start from (relative to the scenario). It is read when the
     /// scenario runs, so an environment the service point refuses is an outcome
@@ -131,48 +122,31 @@ pub struct EnvSpec {
     /// default device imported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
-    /// Service pack, site mode, site code, service point FQDN.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub configmgr: Option<ConfigMgr>,
-    /// Imported computers (replaces the list).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub computers: Option<Vec<ImportedComputer>>,
-    /// Provisioning certificates (chain and key files), tried in order.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub provisioning_certificates: Option<Vec<ProvisioningCertRef>>,
-    /// AMT provisioning and discovery accounts, tried in order.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub accounts: Option<Vec<AmtAccount>>,
-    /// The MEBx password the site sets.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mebx_password: Option<String>,
-    /// Active Directory.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub active_directory: Option<ActiveDirectory>,
-    /// The enterprise CA.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enterprise_ca: Option<EnterpriseCa>,
-    /// DNS: the ProvisionServer alias, wired or wireless resolution.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dns: Option<Dns>,
-    /// DHCP options (descriptive: what the device got is its profile's `network.dhcp`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dhcp: Option<Dhcp>,
-    /// Hotfix 942841 (Schannel sends the root in the chain).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub schannel_hotfix: Option<bool>,
-    /// The WS-MAN translator option (AMT older than 3.2.1).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wsman_translator: Option<bool>,
-    /// Stage-2 settings.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stage2: Option<Stage2Settings>,
-    /// Connection timeouts and retries.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeouts: Option<Timeouts>,
-    /// Log framing and text overrides.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub logs: Option<LogConfig>,
+    /// Top-level environment keys replacing the base's (`configmgr`, `computers`, `dns`, …).
+    #[serde(flatten)]
+    pub overrides: Overlay<Environment>,
+}
+
+impl JsonSchema for EnvSpec {
+    fn schema_name() -> Cow<'static, str> {
+        "EnvSpec".into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let file = json_schema!({
+            "description": "An environment file to start from (relative to the scenario). It is \
+                            read when the scenario runs, so an environment the service point \
+                            refuses is an outcome (`expect.config_error`), not a broken scenario. \
+                            Default: the test site, which has the default device imported.",
+            "type": "string",
+        });
+        Overlay::<Environment>::schema_with(
+            generator,
+            "The site: a base environment plus overrides of its top-level keys \
+             (crates/provisioner-core/examples/env/default.yaml).",
+            &[("file", file)],
+        )
+    }
 }
 
 /// How the provisioner runs.
@@ -608,7 +582,7 @@ impl Scenario {
 impl DeviceSpec {
     /// The device profile: the base (file or embedded default) with the overrides applied.
     pub fn build(&self, base_dir: &Path) -> Result<DeviceProfile, String> {
-        let mut profile = match &self.profile {
+        let profile = match &self.profile {
             Some(file) => {
                 let path = base_dir.join(file);
                 let text = std::fs::read_to_string(&path)
@@ -619,34 +593,11 @@ impl DeviceSpec {
             }
             None => DeviceProfile::default(),
         };
-        let d = self.clone();
-        macro_rules! set {
-            ($($field:ident),*) => {$(
-                if let Some(v) = d.$field { profile.$field = v; }
-            )*};
-        }
-        set!(
-            uuid,
-            personality,
-            lenient_digest_password,
-            hashes,
-            network,
-            provisioning,
-            ports,
-            clock,
-            hello,
-            system
-        );
-        if d.amt_version.is_some() {
-            profile.amt_version = d.amt_version;
-        }
-        if d.setup_auth.is_some() {
-            profile.setup_auth = d.setup_auth;
-        }
-        if d.fqdn_limit.is_some() {
-            profile.fqdn_limit = d.fqdn_limit;
-        }
-        profile.faults.extend(d.faults);
+        let mut profile = self
+            .overrides
+            .apply(&profile)
+            .map_err(|e| format!("device: {e}"))?;
+        profile.faults.extend(self.faults.iter().cloned());
         profile
             .resolve(base_dir)
             .map_err(|e| format!("device: {e}"))?;
@@ -663,7 +614,7 @@ impl EnvSpec {
         provisioner: &ProvisionerSpec,
         base_dir: &Path,
     ) -> Result<Environment, String> {
-        let mut env = match &self.file {
+        let env = match &self.file {
             Some(file) => {
                 let path = base_dir.join(file);
                 let text = std::fs::read_to_string(&path)
@@ -673,28 +624,10 @@ impl EnvSpec {
             }
             None => Environment::default_for_tests(),
         };
-        let s = self.clone();
-        macro_rules! set {
-            ($($field:ident),*) => {$(
-                if let Some(v) = s.$field { env.$field = v; }
-            )*};
-        }
-        set!(
-            configmgr,
-            computers,
-            provisioning_certificates,
-            accounts,
-            mebx_password,
-            active_directory,
-            enterprise_ca,
-            dns,
-            dhcp,
-            schannel_hotfix,
-            wsman_translator,
-            stage2,
-            timeouts,
-            logs
-        );
+        let mut env = self
+            .overrides
+            .apply(&env)
+            .map_err(|e| format!("environment: {e}"))?;
         if let Some(version) = provisioner.version {
             env.configmgr.version = version;
         }
@@ -704,7 +637,7 @@ impl EnvSpec {
                 key_pem: PathBuf::from(&cert.key),
             }];
         }
-        if provisioner.mode == ModeSpec::InBand && self.computers.is_none() {
+        if provisioner.mode == ModeSpec::InBand && !self.overrides.contains("computers") {
             for c in &mut env.computers {
                 c.client_installed = true;
             }
@@ -771,6 +704,42 @@ mod tests {
         );
         assert_eq!(s.expect.outcome, Some(ExpectedOutcome::Provisioned));
         assert_eq!(s.seed(), 2007);
+        Ok(())
+    }
+
+    #[test]
+    fn device_and_environment_keys_overlay_the_base_generically() -> TestResult {
+        // Any top-level profile or environment key, with no harness code naming it.
+        let text = "id: x\ntitle: t\nsource: s\n\
+                    device: { lenient_digest_password: true, ports: { http: 1, tls: 2 }, \
+                    faults: [ { refuse_port: 9 } ] }\n\
+                    environment: { wsman_translator: true, mebx_password: \"P@ssw0rd-x\" }\n\
+                    expect: {}\n";
+        let s = Scenario::from_yaml(text, Path::new("x.yaml"))?;
+        let profile = s.device.build(Path::new("."))?;
+        assert!(profile.lenient_digest_password);
+        assert_eq!((profile.ports.http, profile.ports.tls), (1, 2));
+        let base = DeviceProfile::default();
+        assert_eq!(
+            profile.faults.len(),
+            base.faults.len() + 1,
+            "faults are added"
+        );
+        assert_eq!(
+            profile.hashes, base.hashes,
+            "keys not given stay the base's"
+        );
+        let env = s.environment.build(&s.provisioner, Path::new("."))?;
+        assert!(env.wsman_translator);
+        assert_eq!(env.mebx_password, "P@ssw0rd-x");
+        // A misspelt key is a load error at its line, naming the keys that exist.
+        let typo = "id: x\ntitle: t\nsource: s\ndevice:\n  personalty: amt-6\nexpect: {}\n";
+        let err = Scenario::from_yaml(typo, Path::new("x.yaml"));
+        let Err(ScenarioError::Yaml { line, rendered, .. }) = err else {
+            return Err(format!("expected a YAML error, got {err:?}").into());
+        };
+        assert_eq!(line, 5);
+        assert!(rendered.contains("personality"), "{rendered}");
         Ok(())
     }
 
@@ -842,7 +811,7 @@ mod tests {
         let text = "id: x\ntitle: t\nsource: s\ndevice:\n  personality: amt-6\n  provisioning: { mebx_password: secret-1 }\nexpect: {}\n";
         let s = Scenario::from_yaml(text, Path::new("x.yaml"))?;
         let profile = s.device.build(Path::new("."))?;
-        assert_eq!(profile.personality, Personality::Amt6);
+        assert_eq!(profile.personality, amt_sim::personality::Personality::Amt6);
         assert_eq!(profile.provisioning.mebx_password, "secret-1");
         assert_eq!(profile.uuid, DeviceProfile::default().uuid);
         Ok(())

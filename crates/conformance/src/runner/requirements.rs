@@ -71,6 +71,8 @@ pub enum ControlNeed {
     Settings,
     /// `device.hello`, `uuid`, `fqdn_limit`.
     HelloUuidLimits,
+    /// Any other profile key (`ports`, `system`, …).
+    OtherSettings,
     /// `fleet`.
     Fleet,
     /// A `hellos` step.
@@ -90,6 +92,7 @@ impl ControlNeed {
             Self::HashList => "a device hash list",
             Self::Settings => "device network/provisioning/clock settings",
             Self::HelloUuidLimits => "device Hello/UUID/limit settings",
+            Self::OtherSettings => "other device settings",
             Self::Fleet => "a fleet",
             Self::Hellos => "Hellos on the virtual clock",
             Self::Heci => "HECI access (in band)",
@@ -318,6 +321,20 @@ fn met(requirement: &Requirement, caps: &Capabilities) -> bool {
     }
 }
 
+/// The profile keys with a phrase of their own in [`ControlNeed`].
+const PHRASED_KEYS: &[&str] = &[
+    "personality",
+    "amt_version",
+    "setup_auth",
+    "hashes",
+    "network",
+    "provisioning",
+    "clock",
+    "hello",
+    "uuid",
+    "fqdn_limit",
+];
+
 fn control_needs(scenario: &Scenario) -> Vec<ControlNeed> {
     let d = &scenario.device;
     let mut what = Vec::new();
@@ -326,20 +343,26 @@ fn control_needs(scenario: &Scenario) -> Vec<ControlNeed> {
             what.push(n);
         }
     };
+    let set = |keys: &[&str]| keys.iter().any(|k| d.overrides.contains(k));
     need(d.profile.is_some(), ControlNeed::ProfileFile);
     need(!d.faults.is_empty(), ControlNeed::Faults);
     need(
-        d.personality.is_some() || d.amt_version.is_some() || d.setup_auth.is_some(),
+        set(&["personality", "amt_version", "setup_auth"]),
         ControlNeed::Personality,
     );
-    need(d.hashes.is_some(), ControlNeed::HashList);
+    need(set(&["hashes"]), ControlNeed::HashList);
     need(
-        d.network.is_some() || d.provisioning.is_some() || d.clock.is_some(),
+        set(&["network", "provisioning", "clock"]),
         ControlNeed::Settings,
     );
     need(
-        d.hello.is_some() || d.uuid.is_some() || d.fqdn_limit.is_some(),
+        set(&["hello", "uuid", "fqdn_limit"]),
         ControlNeed::HelloUuidLimits,
+    );
+    // Any other profile key is a device setting too.
+    need(
+        d.overrides.keys().any(|k| !PHRASED_KEYS.contains(&k)),
+        ControlNeed::OtherSettings,
     );
     need(scenario.fleet.is_some(), ControlNeed::Fleet);
     let flow = scenario.flow();
