@@ -208,7 +208,11 @@ pub fn run_session(
 /// Replays the checked-in exchange set of `case` through the scripted device; returns the run
 /// and the replay's verdict on the requests (`Err` lists every mismatch).
 pub fn replay(case: &Case) -> Result<(Run, Result<(), String>), String> {
-    let golden = load(case.name)?;
+    replay_golden(case, load(case.name)?)
+}
+
+/// Replays `golden` with the session inputs of `case`.
+pub fn replay_golden(case: &Case, golden: Golden) -> Result<(Run, Result<(), String>), String> {
     let backend = Rc::new(RefCell::new(Replay::new(golden)));
     let mut connector = ScriptedConnector::new(backend.clone());
     let clock = VirtualClock::default();
