@@ -270,40 +270,24 @@ impl Golden {
         Ok(golden)
     }
 
-    /// The first difference between `self` (expected) and `other` (actual), if any.
+    /// The first difference between `self` (expected) and `other` (actual), if any, in the
+    /// order things happened (a connection is checked before the first exchange on it).
     pub fn first_difference(&self, other: &Self) -> Option<String> {
-        for i in 0..self.connections.len().max(other.connections.len()) {
+        let connection = |i: usize| {
             let (a, b) = (self.connections.get(i), other.connections.get(i));
-            if a != b {
-                return Some(format!(
-                    "connection {}: expected {a:?}, actual {b:?}",
-                    i + 1
-                ));
-            }
-        }
+            (a != b).then(|| format!("connection {}: expected {a:?}, actual {b:?}", i + 1))
+        };
+        let mut checked = 0;
         for i in 0..self.exchanges.len().max(other.exchanges.len()) {
             let (a, b) = (self.exchanges.get(i), other.exchanges.get(i));
+            let upto = a.iter().chain(b.iter()).map(|x| x.connection + 1).max();
+            for c in checked..upto.unwrap_or(checked) {
+                if let Some(diff) = connection(c) {
+                    return Some(diff);
+                }
+            }
+            checked = checked.max(upto.unwrap_or(checked));
             if a != b {
-                let show = |x: Option<&Exchange>| {
-                    x.map_or_else(
-                        || "nothing".to_owned(),
-                        |x| {
-                            let answer = match &x.answer {
-                                Answer::Respond { bytes, close } => format!(
-                                    "response{}:\n{}",
-                                    if *close { " then-close" } else { "" },
-                                    String::from_utf8_lossy(bytes)
-                                ),
-                                other => format!("{other:?}"),
-                            };
-                            format!(
-                                "on connection {}:\n{}\n{answer}",
-                                x.connection + 1,
-                                String::from_utf8_lossy(&x.request)
-                            )
-                        },
-                    )
-                };
                 return Some(format!(
                     "exchange {}: expected {}\n--- actual {}",
                     i + 1,
@@ -312,8 +296,28 @@ impl Golden {
                 ));
             }
         }
-        None
+        (checked..self.connections.len().max(other.connections.len())).find_map(connection)
     }
+}
+
+/// An exchange as text for a difference report.
+fn show(x: Option<&Exchange>) -> String {
+    let Some(x) = x else {
+        return "nothing".to_owned();
+    };
+    let answer = match &x.answer {
+        Answer::Respond { bytes, close } => format!(
+            "response{}:\n{}",
+            if *close { " then-close" } else { "" },
+            String::from_utf8_lossy(bytes)
+        ),
+        other => format!("{other:?}"),
+    };
+    format!(
+        "on connection {}:\n{}\n{answer}",
+        x.connection + 1,
+        String::from_utf8_lossy(&x.request)
+    )
 }
 
 /// Takes `len` bytes plus the closing newline off `rest`.
