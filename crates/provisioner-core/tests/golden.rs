@@ -290,6 +290,24 @@ fn a_close_after_the_server_hello_fails_the_handshake_with_the_a02_text() -> Tes
 }
 
 #[test]
+fn the_a18_lines_come_from_the_own_chain_not_from_the_devices_reason() -> TestResult {
+    // The same close after the ServerHello as above, with the RSA-4096 root in the chain: the
+    // service point cannot see why the device closed, it classifies by its own root's key size.
+    let run = replayed("tls-closed-after-server-hello-root-4096")?;
+    assert_tls_refused(&run, "wsman/tls", "connection closed during the handshake");
+    assert_eq!(
+        op_ids(&run),
+        [
+            "A-18.isc",
+            "A-18.apply",
+            "A-18.core-version",
+            "provision.failed"
+        ]
+    );
+    Ok(())
+}
+
+#[test]
 fn a_close_without_alert_after_the_client_flight_is_a_refusal_too() -> TestResult {
     // TLS 1.3: the client's side of the handshake is done, the close comes on the first read.
     let run = replayed("tls-closed-after-client-flight")?;
@@ -321,6 +339,19 @@ fn connect_timeouts_are_retried_then_fail_the_connect_step_with_the_a20_line() -
     assert!(r.error.as_deref().is_some_and(|e| e.ends_with("timed out")));
     assert_eq!(op_ids(&run), ["A-20", "provision.failed"]);
     assert!(op_message(&run, "A-20").is_some_and(|m| m.starts_with(A20_PREFIX)));
+    Ok(())
+}
+
+#[test]
+fn on_sp1_a_connect_timeout_is_the_a02_short_text_at_step_connect() -> TestResult {
+    // SP1 has no A-20 (wireless came with SP2): the TCP timeout logs A-03 (c)'s short A-02 text.
+    let run = replayed("connect-timeout-sp1")?;
+    let r = &run.result;
+    assert_eq!(r.outcome, Outcome::Failed);
+    assert_eq!(r.failed_step, Some(Step::Connect));
+    assert_eq!(error_id(&run), Some("wsman/connect"));
+    assert_eq!(op_ids(&run), ["A-02.sp1", "provision.failed"]);
+    assert_eq!(op_message(&run, "A-02.sp1").as_deref(), Some(SP1_SHORT));
     Ok(())
 }
 

@@ -54,11 +54,16 @@ fn device_profile(case: &str) -> Result<DeviceProfile, Box<dyn std::error::Error
                 )?);
             }
         }
-        "tls-alert-root-4096" => {
+        "tls-alert-root-4096" | "tls-closed-after-server-hello-root-4096" => {
             profile.personality = serde_saphyr::from_str("amt-6")?;
             profile.hashes.push(serde_saphyr::from_str(
                 "{ name: root4096, algorithm: sha256, value: 6b21b09476e0ad9d077d1d1058675170e710654531b5e4e76eeb39075d202cb2, active: true }",
             )?);
+            if case != "tls-alert-root-4096" {
+                profile.faults.push(fault(
+                    "on: { step: tls-server-hello }\ndo: close_connection\n",
+                )?);
+            }
         }
         "tls-closed-after-server-hello" => profile.faults.push(fault(
             "on: { step: tls-server-hello }\ndo: close_connection\n",

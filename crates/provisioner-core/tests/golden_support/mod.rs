@@ -102,10 +102,19 @@ pub const CASES: &[Case] = &[
         ..case("tls-alert-root-4096")
     },
     case("tls-closed-after-server-hello"),
+    Case {
+        identity: "prov-root4096",
+        ..case("tls-closed-after-server-hello-root-4096")
+    },
     case("tls-closed-after-client-flight"),
     Case {
         target: SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)), 16993),
         ..case("connect-timeout")
+    },
+    Case {
+        version: ConfigMgrVersion::Sp1,
+        target: SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)), 16993),
+        ..case("connect-timeout-sp1")
     },
     case("stage1-commit-fails"),
     case("stage2-redirection-fails"),
