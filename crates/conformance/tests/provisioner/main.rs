@@ -2,9 +2,10 @@
 //! harness crate because `provisioner-core` and `amt-sim` never depend on each other. Sessions
 //! over the in-memory testbed on a virtual clock, the service point against the device's Hello
 //! schedule, the TLS client against the device's TLS server, and the `amt-provision` binary
-//! against a device on loopback.
+//! against a device on loopback; the capture and drift check of the provisioner's golden exchanges.
 
 mod cli;
+mod golden;
 mod servicepoint;
 mod sessions;
 mod tls;
