@@ -10,19 +10,19 @@
 //! prints its JSON Schema (checked in as `scenarios/scenario.schema.json`).
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use amt_sim::faults::{DurationText, FaultSpec};
 use amt_sim::profile::DeviceProfile;
 use provisioner_core::env::{ConfigMgrVersion, Environment, ProvisioningCertRef};
-use provisioner_core::events::{AmtStatus, Step};
-use provisioner_core::logs::LogFile;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+pub use crate::expect::{
+    DeviceExpect, Expect, ExpectedOutcome, HelloExpect, StateName, WireExpect,
+};
 use crate::overlay::Overlay;
 
 /// One scenario file.
@@ -252,167 +252,6 @@ pub enum RemovalKind {
     Full,
     /// The admin's `PartialUnprovision` on the device.
     Partial,
-}
-
-/// What must come out. Every key is optional; what is not given is not checked.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Expect {
-    /// How the last provisioning session ended, or why there was none.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub outcome: Option<ExpectedOutcome>,
-    /// The step the last session failed at (`tls-handshake`, `digest`, `stage1`, …).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failed_step: Option<Step>,
-    /// The AMT status the site records for the device.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub amt_status: Option<AmtStatus>,
-    /// Number of provisioning sessions (all devices).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sessions: Option<usize>,
-    /// Text the configuration error must contain (with `outcome: config-error`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub config_error: Option<String>,
-    /// Id of the client agent's refusal (with `outcome: client-refused`), e.g.
-    /// `client/heci-missing`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_refusal: Option<String>,
-    /// The device's end state, read back over WS-MAN after the flow.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub device: Option<DeviceExpect>,
-    /// Lines each log file must contain, in this order (other lines may come between). A line
-    /// is a message (`Error: …`) or, if it carries the framing (`$$<` or `<![LOG[`), a full
-    /// framed line. Placeholders: `{uuid}`, `{ip}`, `{time}`, `{date}`, `{hex}`, `{n}`, `{*}`.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub logs: BTreeMap<LogFile, Vec<String>>,
-    /// Lines no log file of that name may contain (same matching as `logs`).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub absent_logs: BTreeMap<LogFile, Vec<String>>,
-    /// The exact set of error-catalog line ids written to any log (`[A-18.isc, A-18.apply]`;
-    /// `[]` = no documented error line at all).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documented: Option<Vec<String>>,
-    /// Hello counts and timing.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hellos: Option<HelloExpect>,
-    /// What the device saw on the wire.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wire: Option<WireExpect>,
-    /// Virtual time the whole flow took (in-process; e.g. `40s` for three connect timeouts and
-    /// two retry pauses).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub elapsed: Option<DurationText>,
-    /// A transcript snapshot file (relative to the scenario): the redacted protocol transcript
-    /// must equal it. Written when missing or when `AMT_CONFORMANCE_UPDATE=1`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transcript: Option<String>,
-}
-
-/// How the run ended.
-#[derive(Clone, Copy, Debug, Eq, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum ExpectedOutcome {
-    /// The last session provisioned the device (every device, for a fleet).
-    Provisioned,
-    /// The last session failed.
-    Failed,
-    /// No provisioning session ran (Hellos discarded, request refused, nothing arrived).
-    NoSession,
-    /// The in-band client agent refused to start.
-    ClientRefused,
-    /// The environment file was refused before anything ran.
-    ConfigError,
-}
-
-impl ExpectedOutcome {
-    /// The kebab-case name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Provisioned => "provisioned",
-            Self::Failed => "failed",
-            Self::NoSession => "no-session",
-            Self::ClientRefused => "client-refused",
-            Self::ConfigError => "config-error",
-        }
-    }
-}
-
-/// The device's end state, read over WS-MAN.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DeviceExpect {
-    /// `pre`, `in` or `post` (`AMT_SetupAndConfigurationService.ProvisioningState`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub provisioning_state: Option<StateName>,
-    /// `AMT_GeneralSettings.HostName`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub host_name: Option<String>,
-    /// `AMT_GeneralSettings.DomainName`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub domain_name: Option<String>,
-    /// The read-back itself must fail (e.g. WS-MAN refuses every request, A-20 FQDN).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub unreadable: Option<bool>,
-}
-
-/// A provisioning state.
-#[derive(Clone, Copy, Debug, Eq, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum StateName {
-    /// Pre-provisioning (factory).
-    Pre,
-    /// In provisioning.
-    In,
-    /// Post-provisioning.
-    Post,
-}
-
-/// Hello counts and timing (all devices).
-#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct HelloExpect {
-    /// Hellos the devices sent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sent: Option<usize>,
-    /// Hellos that reached the service point.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delivered: Option<usize>,
-    /// Hellos whose target name DNS did not resolve.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub unresolved: Option<usize>,
-    /// Hellos the service point discarded.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub discarded: Option<usize>,
-    /// Time of the last Hello after the start (`24h`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_at: Option<DurationText>,
-    /// The devices stopped sending Hellos by the end of the flow (schedule over or provisioned).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stopped: Option<bool>,
-}
-
-/// What the device saw on the wire (from its event log; all devices).
-#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct WireExpect {
-    /// TLS handshakes in order: `ok` or the refusal id (`root-not-presented`, …).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tls: Option<Vec<String>>,
-    /// Number of HTTP requests the device answered.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub http_requests: Option<usize>,
-    /// Reasons of refused TCP connections, in order (`connect/wireless`, …).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub refused_connections: Option<Vec<String>>,
-    /// Number of digest refusals (HTTP 401), the first challenge of each connection included.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth_failures: Option<usize>,
-    /// WS-MAN calls (`Class.Method` or `Class.Get`) that must have been answered with 200.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub calls: Vec<String>,
-    /// WS-MAN calls (`Class.Action`) the device must never have answered with 200.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub absent_calls: Vec<String>,
 }
 
 /// A scenario read from a file, with where it came from.

@@ -163,7 +163,7 @@ pub fn run_one(loaded: &LoadedScenario, options: &RunOptions) -> ScenarioReport 
             // their observations' notes say what was left out.
             let expected = match options.backend {
                 Backend::InProcess => std::borrow::Cow::Borrowed(&s.expect),
-                _ => std::borrow::Cow::Owned(network::wall_clock_expect(&s.expect).0),
+                _ => std::borrow::Cow::Owned(expect::wall_clock_expect(&s.expect).0),
             };
             let mismatches = expect::check(&expected, &obs, &loaded.base_dir, options.snapshots);
             let verdict = if mismatches.is_empty() {
@@ -266,7 +266,7 @@ fn run_on_arm(loaded: &LoadedScenario, options: &RunOptions) -> Result<Ran, RunE
         driver::Driven::Observed(mut obs) => {
             if options.backend != Backend::InProcess {
                 obs.notes
-                    .extend(network::wall_clock_expect(&scenario.expect).1);
+                    .extend(expect::wall_clock_expect(&scenario.expect).1);
             }
             Ran::Observed(obs)
         }

@@ -22,7 +22,7 @@
 //! the run ([`super::requirements`]); the one thing found while running is a TCP connection the
 //! device refused (the shell accepts it first). Expectations that pin virtual-clock times
 //! (transcript snapshots, framed log lines with literal times, `hellos.last_at`) are left out of
-//! the check ([`wall_clock_expect`]), with a note in the observation.
+//! the check (`crate::expect::wall_clock_expect`), with a note in the observation.
 
 mod served;
 
@@ -47,7 +47,6 @@ use self::served::{MAX_EVENTS, Monitor, SharedDevice, Shell, lock, with_device};
 use super::driver::{World, WorldEnd};
 use super::error::RunError;
 use super::requirements::{Capabilities, SkipReason, span};
-use crate::scenario::Expect;
 
 /// Largest fleet run over loopback (each device has its own runtime tasks and listeners).
 pub const MAX_FLEET: usize = 20;
@@ -79,68 +78,6 @@ pub const EXTERNAL_DEVICE: Capabilities = Capabilities {
     foreign_records: true,
     refused_connect: true,
 };
-
-/// The expectations the wall clock can check: `expect` without what pins virtual-clock times
-/// (the transcript snapshot, framed log lines with a literal date or time, `hellos.last_at`),
-/// with a note for each thing left out. `run_one` checks the socket backends' observations
-/// against this; both backends put the notes in their observation.
-pub fn wall_clock_expect(expect: &Expect) -> (Expect, Vec<String>) {
-    let mut relaxed = expect.clone();
-    let mut notes = Vec::new();
-    if let Some(file) = relaxed.transcript.take() {
-        notes.push(format!(
-            "expect.transcript ({file}) not compared: the transcript is deterministic only on \
-             the virtual clock (in-process)"
-        ));
-    }
-    for (file, lines) in &mut relaxed.logs {
-        let before = lines.len();
-        lines.retain(|l| !pins_a_time(l));
-        let dropped = before - lines.len();
-        if dropped > 0 {
-            notes.push(format!(
-                "expect.logs.{}: {dropped} framed line(s) with a literal date or time not \
-                 compared (virtual-clock times; use {{date}} and {{time}} to compare them here)",
-                file.file_name()
-            ));
-        }
-    }
-    if let Some(h) = &mut relaxed.hellos
-        && h.last_at.take().is_some()
-    {
-        notes.push("expect.hellos.last_at not compared: a virtual-clock time".to_owned());
-    }
-    (relaxed, notes)
-}
-
-/// A framed log line (`$$<` or `<![LOG[`) with a literal time (`00:00:00`) or date
-/// (`01-15-2027`) instead of the `{time}` / `{date}` placeholders.
-fn pins_a_time(line: &str) -> bool {
-    if !(line.contains("$$<") || line.contains("<![LOG[")) {
-        return false;
-    }
-    let b = line.as_bytes();
-    let digit = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
-    let at = |i: usize, c: u8| b.get(i) == Some(&c);
-    (0..b.len()).any(|i| {
-        let time = digit(i)
-            && digit(i + 1)
-            && at(i + 2, b':')
-            && digit(i + 3)
-            && digit(i + 4)
-            && at(i + 5, b':')
-            && digit(i + 6)
-            && digit(i + 7);
-        let date = digit(i)
-            && digit(i + 1)
-            && at(i + 2, b'-')
-            && digit(i + 3)
-            && digit(i + 4)
-            && at(i + 5, b'-')
-            && (i + 6..i + 10).all(digit);
-        time || date
-    })
-}
 
 /// One served device.
 struct Served {
@@ -598,25 +535,6 @@ fn translate_ports(profile: &mut DeviceProfile, http: u16, tls: u16) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_virtual_clock_expectations_are_left_out() -> Result<(), Box<dyn std::error::Error>> {
-        let text = "outcome: failed\ntranscript: data/x.txt\nhellos: { sent: 1, last_at: 0s }\n\
-                    logs:\n  amtopmgr.log:\n    - \"Error: x\"\n\
-                    \x20   - \"Error: y  $$<SMS_AMT_OPERATION_MANAGER><01-15-2027 00:00:00.000+480><thread=2880 (0x0B40)>\"\n\
-                    \x20   - \"Error: z  $$<SMS_AMT_OPERATION_MANAGER><{date} {time}+480><thread=2880 (0x0B40)>\"\n";
-        let expect: Expect = serde_saphyr::from_str(text)?;
-        let (relaxed, notes) = wall_clock_expect(&expect);
-        assert_eq!(relaxed.transcript, None);
-        assert_eq!(relaxed.outcome, expect.outcome);
-        let hellos = relaxed.hellos.ok_or("hellos kept")?;
-        assert_eq!((hellos.sent, hellos.last_at), (Some(1), None));
-        let lines: Vec<&String> = relaxed.logs.values().flatten().collect();
-        assert_eq!(lines.len(), 2, "{lines:?}");
-        assert!(lines.iter().all(|l| !l.contains("01-15-2027")));
-        assert_eq!(notes.len(), 3, "{notes:?}");
-        Ok(())
-    }
 
     #[test]
     fn port_faults_follow_the_ports_to_their_bound_numbers() {

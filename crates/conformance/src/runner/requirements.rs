@@ -249,9 +249,7 @@ pub fn requirements(
     if !control.is_empty() {
         out.push(Requirement::DeviceControl(control));
     }
-    if scenario.expect.wire.is_some() {
-        out.push(Requirement::DeviceEvents);
-    }
+    out.extend(crate::expect::requirements(&scenario.expect));
     let flow = scenario.flow();
     for step in &flow {
         match step {

@@ -1,0 +1,66 @@
+//! The transcript family: `transcript`, a snapshot file of the redacted protocol transcript.
+//! Deterministic only on the virtual clock: not compared on the wall clock.
+
+use std::path::Path;
+
+use similar::TextDiff;
+
+use super::{Expect, Mismatch, Snapshots};
+
+/// Checks `expect.transcript` (the file is relative to `base_dir`).
+pub(crate) fn check(
+    expect: &Expect,
+    actual: &str,
+    base_dir: &Path,
+    snapshots: Snapshots,
+    out: &mut Vec<Mismatch>,
+) {
+    if let Some(file) = &expect.transcript {
+        check_file(&base_dir.join(file), actual, snapshots, out);
+    }
+}
+
+fn check_file(path: &Path, actual: &str, snapshots: Snapshots, out: &mut Vec<Mismatch>) {
+    let what = format!("expect.transcript ({})", path.display());
+    let write = |out: &mut Vec<Mismatch>| {
+        if let Err(e) = std::fs::write(path, actual) {
+            out.push(Mismatch::new(
+                what.clone(),
+                "a snapshot file",
+                format!("cannot write it: {e}"),
+            ));
+        }
+    };
+    match (std::fs::read_to_string(path), snapshots) {
+        (_, Snapshots::Update) => write(out),
+        (Err(_), Snapshots::Compare) => write(out),
+        (Err(e), Snapshots::Strict) => out.push(Mismatch::new(
+            what.clone(),
+            "a committed snapshot",
+            format!("{e} (run once with AMT_CONFORMANCE_UPDATE=1 and commit it)"),
+        )),
+        (Ok(expected), _) => {
+            if expected != actual {
+                let diff = TextDiff::from_lines(expected.as_str(), actual)
+                    .unified_diff()
+                    .context_radius(2)
+                    .header("snapshot", "this run")
+                    .to_string();
+                out.push(
+                    Mismatch::new(what.clone(), "the snapshot", "a different transcript")
+                        .with_detail(diff),
+                );
+            }
+        }
+    }
+}
+
+/// On the wall clock: the snapshot is left out, with a note.
+pub(crate) fn relax_for_wall_clock(expect: &mut Expect, notes: &mut Vec<String>) {
+    if let Some(file) = expect.transcript.take() {
+        notes.push(format!(
+            "expect.transcript ({file}) not compared: the transcript is deterministic only on \
+             the virtual clock (in-process)"
+        ));
+    }
+}
