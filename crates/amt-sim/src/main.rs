@@ -64,13 +64,21 @@ struct DeviceArgs {
     /// Append device events to FILE as JSON lines (flushed as they happen).
     #[arg(long, value_name = "FILE")]
     events: Option<PathBuf>,
-    /// Seed of the device's random numbers (nonces, generated keys); a fleet adds the index.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
+    /// Seed of the device's random numbers (realm, nonces, key-pool slot), for reproducible runs;
+    /// a fleet adds the index. Without it they come from the operating system's RNG, so that
+    /// nothing captured before a restart is accepted after it.
+    #[arg(long)]
+    seed: Option<u64>,
     /// Close a connection that has had no answer for this many seconds (idle keep-alive or a
     /// client trickling its request in).
     #[arg(long, default_value_t = 30.0, value_name = "SECS")]
     idle_timeout: f64,
+    /// Most concurrent connections per device (HTTP and TLS together). When all are taken, a new
+    /// connection replaces the one that has waited longest without an answer (at least 2 s), so
+    /// idle or trickling clients cannot lock others out; otherwise it is closed at once (counted,
+    /// one warning per 10 s).
+    #[arg(long, default_value_t = 32, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=65536))]
+    max_connections: u32,
 }
 
 #[derive(Debug, Args)]
@@ -146,6 +154,7 @@ impl DeviceArgs {
             .context("--idle-timeout must be a positive number of seconds")?;
         Ok(ShellOptions {
             idle_timeout: idle,
+            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
             hello: !self.no_hello,
             hello_source: Some(source),
             label,
@@ -336,7 +345,7 @@ struct Built<D> {
 mod device {
     use std::path::Path;
 
-    use amt_sim::device::Device;
+    use amt_sim::device::{Device, Randomness};
     use amt_sim::io::store::StateStore;
     use amt_sim::net::fleet::nth_uuid;
     use amt_sim::profile::{DEFAULT_PROFILE_YAML, DeviceProfile};
@@ -417,8 +426,11 @@ mod device {
                     )
                 }
             };
-            let seed = args.seed.wrapping_add(u64::from(index));
-            let mut core = Device::new(profile, store, seed, clock::now())
+            let randomness = match args.seed {
+                Some(seed) => Randomness::Seeded(seed.wrapping_add(u64::from(index))),
+                None => Randomness::Os,
+            };
+            let mut core = Device::with_randomness(profile, store, randomness, clock::now())
                 .with_context(|| format!("device {index} ({uuid})"))?;
             core.set_bound_ports(http.port(), tls.port());
             Ok(Built {
