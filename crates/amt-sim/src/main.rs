@@ -130,10 +130,28 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            // Bad input (an invalid profile or option value) exits 2 like the other binaries
+            // and clap's usage errors; anything else 1.
+            if e.downcast_ref::<BadInput>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
+
+/// Marks an error as invalid input (exit status 2).
+#[derive(Debug)]
+struct BadInput;
+
+impl std::fmt::Display for BadInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("invalid input")
+    }
+}
+
+impl std::error::Error for BadInput {}
 
 fn init_logging(filter: Option<&str>) {
     let filter = filter
@@ -186,7 +204,10 @@ fn say(line: &str) -> Result<()> {
 
 async fn serve(args: ServeArgs) -> Result<()> {
     let stop = StopSignal::install();
-    let factory = device::Factory::new(&args.device, false)?;
+    let factory = device::Factory::new(&args.device, false).map_err(|e| e.context(BadInput))?;
+    args.device
+        .shell_options(String::new(), args.bind)
+        .map_err(|e| e.context(BadInput))?;
     let (http_port, tls_port) = factory.ports(&args.device);
     let bound = Bound::bind(
         SocketAddr::new(args.bind, http_port),
@@ -224,7 +245,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
 
 async fn fleet(args: FleetArgs) -> Result<()> {
     let stop = StopSignal::install();
-    let factory = device::Factory::new(&args.device, true)?;
+    let factory = device::Factory::new(&args.device, true).map_err(|e| e.context(BadInput))?;
+    args.device
+        .shell_options(String::new(), args.bind_base)
+        .map_err(|e| e.context(BadInput))?;
     let layout = if args.per_address {
         let (http, tls) = factory.ports(&args.device);
         Layout::Addresses {
@@ -363,8 +387,10 @@ mod device {
         pub(super) fn new(args: &DeviceArgs, per_device_state: bool) -> Result<Self> {
             let mut profile = match &args.profile {
                 Some(path) => {
-                    let text = std::fs::read_to_string(path)
+                    let bytes = amt_sim::io::read_file(path)
                         .with_context(|| format!("reading the profile {}", path.display()))?;
+                    let text = String::from_utf8(bytes)
+                        .with_context(|| format!("the profile {} is not UTF-8", path.display()))?;
                     let base = path.parent().unwrap_or_else(|| Path::new("."));
                     DeviceProfile::from_yaml(&text, base)
                         .with_context(|| format!("profile {}", path.display()))?

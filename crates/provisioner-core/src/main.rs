@@ -95,7 +95,7 @@ struct Site {
 fn load(cli: &Cli) -> Result<Site> {
     let mut env = match &cli.env {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
+            let text = provisioner_core::io::pki::read_text_limited(path)
                 .with_context(|| format!("reading {}", path.display()))?;
             let base = path.parent().unwrap_or_else(|| Path::new("."));
             Environment::from_yaml(&text, base).with_context(|| path.display().to_string())?
