@@ -10,6 +10,7 @@
 
 mod bench;
 mod certs;
+mod crash;
 mod interop;
 mod junit;
 mod load;
@@ -43,6 +44,8 @@ commands:
   load [--clients N] [--slowloris S]  bounded loopback load test of one amt-sim device: N (1000)
                      concurrent Identify clients and S (100) slowloris connections; prints
                      served/failed counts and the good client's p50/p99
+  crash [--rounds N] kill -9 the device at random points of N (20) provisionings on loopback and
+                     check that the next session provisions it
   fuzz [--seconds N] run every fuzz target in fuzz/ for N seconds each (default 60); installs
                      cargo-fuzz if missing and uses RUSTC_BOOTSTRAP=1 on the stable toolchain
 ";
@@ -64,6 +67,7 @@ fn main() -> anyhow::Result<()> {
         ["bench", extra @ ..] => bench::run(&root, extra),
         ["junit-check"] => junit::run(&root),
         ["load", extra @ ..] => load::run(&root, extra),
+        ["crash", extra @ ..] => crash::run(&root, extra),
         ["fuzz"] => fuzz(&root, 60),
         ["fuzz", "--seconds", n] => fuzz(&root, n.parse().context("--seconds takes a number")?),
         ["help" | "--help" | "-h"] | [] => {
