@@ -4,13 +4,16 @@
 //! `certs/` and `certs --check` verifies the committed files against the table that generates them;
 //! `interop` runs real AMT clients' code against amt-wire; `bench` runs the benchmarks and reports
 //! ratios to same-run baselines; `junit-check` validates the harness's JUnit report with a real
-//! XML schema validator; `fuzz` runs the parser fuzz targets.
+//! XML schema validator; `fuzz` runs the parser fuzz targets; `load` is the bounded loopback load
+//! test of one device (crowd, slowloris, good client's p99).
 //! The repository's consistency checks ("tidy") are `#[test]`s in `tidy.rs`, run by `cargo test`.
 
 mod bench;
 mod certs;
+mod crash;
 mod interop;
 mod junit;
+mod load;
 #[cfg(test)]
 mod tidy;
 
@@ -38,6 +41,11 @@ commands:
   bench fleet-memory [N]      N (10000) idle beaconing devices in release: peak RSS vs 1 GiB
   junit-check        validate `amt-conformance run --format junit` against the JUnit XSD (from the
                      crates.io package junit-report) with PyPI xmlschema, both installed into the cache
+  load [--clients N] [--slowloris S]  bounded loopback load test of one amt-sim device: N (1000)
+                     concurrent Identify clients and S (100) slowloris connections; prints
+                     served/failed counts and the good client's p50/p99
+  crash [--rounds N] kill -9 the device at random points of N (20) provisionings on loopback and
+                     check that the next session provisions it
   fuzz [--seconds N] run every fuzz target in fuzz/ for N seconds each (default 60); installs
                      cargo-fuzz if missing and uses RUSTC_BOOTSTRAP=1 on the stable toolchain
 ";
@@ -58,6 +66,8 @@ fn main() -> anyhow::Result<()> {
         ["interop", steps @ ..] => interop::run(&root, steps),
         ["bench", extra @ ..] => bench::run(&root, extra),
         ["junit-check"] => junit::run(&root),
+        ["load", extra @ ..] => load::run(&root, extra),
+        ["crash", extra @ ..] => crash::run(&root, extra),
         ["fuzz"] => fuzz(&root, 60),
         ["fuzz", "--seconds", n] => fuzz(&root, n.parse().context("--seconds takes a number")?),
         ["help" | "--help" | "-h"] | [] => {

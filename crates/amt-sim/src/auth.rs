@@ -1,11 +1,20 @@
 //! The device's HTTP digest server (sans-IO): nonce issue and expiry, `nc` replay protection,
 //! constant-time verification against stored HA1 values, and AMT's 401 response shape.
 //!
-//! Nonces are 18 random bytes from the device RNG, base64 (24 characters, like AMT's). Each lives
-//! [`NONCE_TTL`]; a correct response on an expired or unknown nonce is answered `stale="true"`.
-//! The table keeps at most [`MAX_NONCES`] nonces (oldest evicted). Per nonce the highest accepted
-//! `nc` is remembered: a client may reuse a nonce with an increasing `nc` (decimal `1` or hex
-//! `00000001`, as `amt_wire::digest::NonceCount` reads them); an equal or lower `nc` is a replay.
+//! Nonces are 18 bytes, base64 (24 characters, like AMT's): the issue time (6 bytes, Unix
+//! milliseconds), 4 random bytes from the device RNG and an 8-byte tag (SHA-256 over a per-device
+//! random key and those 10 bytes). Issuing a nonce keeps **no state**, so a flood of
+//! unauthenticated requests (each answered 401 with a fresh nonce) cannot push an admin's nonce out
+//! of a table: any nonce this device issued verifies for [`NONCE_TTL`]; after that, or with a tag
+//! this device did not make (another device, or this one before a restart, which draws a new key),
+//! a correct response is answered `stale="true"`.
+//!
+//! State is kept only for nonces that authenticated a request: per nonce the highest accepted
+//! `nc`. A client may reuse a nonce with an increasing `nc` (decimal `1` or hex `00000001`, as
+//! `amt_wire::digest::NonceCount` reads them); an equal or lower `nc` is a replay. That table holds
+//! at most [`MAX_USED_NONCES`] entries; when one is evicted, every nonce issued up to its issue
+//! time and not in the table is refused as stale from then on (it may have been used before), so
+//! eviction never re-opens a replay. Only clients that know a password can fill that table.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -14,29 +23,49 @@ use amt_wire::digest::{Authorization, Challenge, Realm};
 use amt_wire::time::Timestamp;
 use base64::Engine as _;
 use rand::RngCore;
+use sha2::{Digest as _, Sha256};
 
 use crate::events::AuthFailure;
 
 /// How long a nonce stays fresh.
 pub const NONCE_TTL: Duration = Duration::from_secs(300);
-/// Most nonces remembered at once.
-pub const MAX_NONCES: usize = 256;
+/// Most used nonces whose `nc` is remembered at once.
+pub const MAX_USED_NONCES: usize = 1024;
+
+/// Raw nonce layout: issue time (ms), random, tag.
+const TIME_BYTES: usize = 6;
+const RANDOM_BYTES: usize = 4;
+const TAG_BYTES: usize = 8;
+const NONCE_BYTES: usize = TIME_BYTES + RANDOM_BYTES + TAG_BYTES;
 
 /// The HTML body of AMT's 401 answer.
 pub const UNAUTHORIZED_BODY: &str = "<!DOCTYPE HTML PUBLIC \"-//W3C//DTD HTML 4.01 Transitional//EN\" >\n<html><head><link rel=stylesheet href=/styles.css>\n<meta http-equiv=\"Content-Type\" content=\"text/html; charset=utf-8\">\n<title>Intel&reg; Active Management Technology</title></head>\n<body>\n<table class=header>\n<tr><td valign=top nowrap>\n<p class=top1>Intel<font class=r><sup>&reg;</sup></font> Active Management Technology\n</td></tr></table>\n<br>\n<h2 class=warn>Log on failed. Incorrect user name or password, or user account temporarily locked.</h2>\n\n<p>\n<form ENCTYPE=\"multipart/form-data\" method=\"post\" action=\"/index.htm\">\n<p>\n<input type=submit value=\"Try again\">\n</form>\n<p>\n\n</body>\n</html>\n";
 
 #[derive(Clone, Debug)]
-struct NonceEntry {
-    value: String,
-    issued: Timestamp,
-    /// Highest `nc` accepted so far (`Some(0)` after an RFC 2069 use without `nc`).
-    last_nc: Option<u32>,
+struct UsedNonce {
+    raw: [u8; NONCE_BYTES],
+    issued_ms: i64,
+    /// Highest `nc` accepted so far (`0` after an RFC 2069 use without `nc`).
+    last_nc: u32,
 }
 
-/// The device's nonce table and verifier.
-#[derive(Clone, Debug, Default)]
+/// The device's nonce key and the `nc` table of used nonces.
+#[derive(Clone)]
 pub struct DigestServer {
-    nonces: VecDeque<NonceEntry>,
+    key: [u8; 32],
+    used: VecDeque<UsedNonce>,
+    /// Nonces issued at or before this instant (ms) that are not in `used` are refused as stale:
+    /// an entry issued then was evicted, and one of them may have been used.
+    forgotten_until_ms: Option<i64>,
+}
+
+impl std::fmt::Debug for DigestServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DigestServer")
+            .field("used", &self.used.len())
+            .field("forgotten_until_ms", &self.forgotten_until_ms)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A successful verification.
@@ -47,43 +76,88 @@ pub struct Authenticated {
 }
 
 impl DigestServer {
-    /// An empty table.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Issues a fresh nonce.
-    pub fn issue(&mut self, rng: &mut impl RngCore, now: Timestamp) -> String {
-        let mut raw = [0u8; 18];
-        rng.fill_bytes(&mut raw);
-        let value = base64::engine::general_purpose::STANDARD.encode(raw);
-        if self.nonces.len() >= MAX_NONCES {
-            self.nonces.pop_front();
+    /// A server with a fresh nonce key drawn from `rng`.
+    pub fn new(rng: &mut impl RngCore) -> Self {
+        let mut key = [0u8; 32];
+        rng.fill_bytes(&mut key);
+        Self {
+            key,
+            used: VecDeque::new(),
+            forgotten_until_ms: None,
         }
-        self.nonces.push_back(NonceEntry {
-            value: value.clone(),
-            issued: now,
-            last_nc: None,
-        });
-        value
     }
 
-    /// Number of nonces held (bounded by [`MAX_NONCES`]).
+    fn tag(&self, body: &[u8]) -> [u8; TAG_BYTES] {
+        let mut h = Sha256::new();
+        h.update(b"amt-sim digest nonce v1");
+        h.update(self.key);
+        h.update(body);
+        let full = h.finalize();
+        let mut tag = [0u8; TAG_BYTES];
+        tag.copy_from_slice(full.get(..TAG_BYTES).unwrap_or(&[0; TAG_BYTES]));
+        tag
+    }
+
+    /// Issues a fresh nonce (no state is kept).
+    pub fn issue(&mut self, rng: &mut impl RngCore, now: Timestamp) -> String {
+        let mut raw = [0u8; NONCE_BYTES];
+        let ms = now.unix_millis().max(0).to_be_bytes();
+        raw[..TIME_BYTES].copy_from_slice(&ms[8 - TIME_BYTES..]);
+        rng.fill_bytes(&mut raw[TIME_BYTES..TIME_BYTES + RANDOM_BYTES]);
+        let tag = self.tag(&raw[..TIME_BYTES + RANDOM_BYTES]);
+        raw[TIME_BYTES + RANDOM_BYTES..].copy_from_slice(&tag);
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    }
+
+    /// The issue time of a nonce this device made, `None` for anything else.
+    fn open(&self, nonce: &str) -> Option<([u8; NONCE_BYTES], i64)> {
+        if nonce.len() != 24 {
+            return None;
+        }
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(nonce)
+            .ok()?;
+        let raw: [u8; NONCE_BYTES] = bytes.try_into().ok()?;
+        let expected = self.tag(&raw[..TIME_BYTES + RANDOM_BYTES]);
+        let got = &raw[TIME_BYTES + RANDOM_BYTES..];
+        let diff = expected
+            .iter()
+            .zip(got)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+        if diff != 0 {
+            return None;
+        }
+        let mut ms = [0u8; 8];
+        ms[8 - TIME_BYTES..].copy_from_slice(&raw[..TIME_BYTES]);
+        Some((raw, i64::from_be_bytes(ms)))
+    }
+
+    /// Number of used nonces whose `nc` is remembered (bounded by [`MAX_USED_NONCES`]).
     pub fn len(&self) -> usize {
-        self.nonces.len()
+        self.used.len()
     }
 
-    /// Whether no nonce is held.
+    /// Whether no used nonce is remembered.
     pub fn is_empty(&self) -> bool {
-        self.nonces.is_empty()
+        self.used.is_empty()
+    }
+
+    fn forget_oldest(&mut self) {
+        if let Some(old) = self.used.pop_front() {
+            self.forgotten_until_ms = Some(
+                self.forgotten_until_ms
+                    .map_or(old.issued_ms, |f| f.max(old.issued_ms)),
+            );
+        }
     }
 
     /// Verifies an `Authorization` header value for `method` on `request_uri`.
     ///
     /// `lookup` maps a user name to its stored HA1 (`MD5(user:realm:password)`). Order of checks:
     /// header present and parseable, realm and URI ours, user known and response correct
-    /// (constant time), then nonce freshness (`Stale`) and `nc` (`Replayed`). Credentials are
-    /// checked before the nonce so that `stale` is only ever said to a client that knows them.
+    /// (constant time), then nonce origin and freshness (`Stale`) and `nc` (`Replayed`).
+    /// Credentials are checked before the nonce so that `stale` is only ever said to a client
+    /// that knows them.
     pub fn verify(
         &mut self,
         header: Option<&str>,
@@ -110,10 +184,12 @@ impl DigestServer {
         if !auth.verify_with_ha1(method, &ha1) {
             return Err((AuthFailure::Wrong, user));
         }
-        let Some(entry) = self.nonces.iter_mut().find(|n| n.value == auth.nonce) else {
+        let Some((raw, issued_ms)) = self.open(&auth.nonce) else {
             return Err((AuthFailure::Stale, user));
         };
-        if now.saturating_duration_since(entry.issued) > NONCE_TTL {
+        let ttl_ms = i64::try_from(NONCE_TTL.as_millis()).unwrap_or(i64::MAX);
+        let now_ms = now.unix_millis();
+        if now_ms.saturating_sub(issued_ms) > ttl_ms {
             return Err((AuthFailure::Stale, user));
         }
         let nc = match (&auth.qop, &auth.nc) {
@@ -121,10 +197,34 @@ impl DigestServer {
             (Some(_), None) => return Err((AuthFailure::Malformed, user)),
             (None, _) => 0,
         };
-        if entry.last_nc.is_some_and(|last| nc <= last) {
-            return Err((AuthFailure::Replayed, user));
+        if let Some(entry) = self.used.iter_mut().find(|n| n.raw == raw) {
+            if nc <= entry.last_nc {
+                return Err((AuthFailure::Replayed, user));
+            }
+            entry.last_nc = nc;
+            return Ok(Authenticated {
+                user: auth.username,
+            });
         }
-        entry.last_nc = Some(nc);
+        if self.forgotten_until_ms.is_some_and(|f| issued_ms <= f) {
+            return Err((AuthFailure::Stale, user));
+        }
+        // Expired entries can go: their nonces are refused as stale by the TTL check.
+        while self
+            .used
+            .front()
+            .is_some_and(|n| now_ms.saturating_sub(n.issued_ms) > ttl_ms)
+        {
+            self.forget_oldest();
+        }
+        if self.used.len() >= MAX_USED_NONCES {
+            self.forget_oldest();
+        }
+        self.used.push_back(UsedNonce {
+            raw,
+            issued_ms,
+            last_nc: nc,
+        });
         Ok(Authenticated {
             user: auth.username,
         })
@@ -183,7 +283,7 @@ mod tests {
         let stored = ha1("admin", REALM, "P@ssw0rd");
         let lookup = |u: &str| (u == "admin").then_some(stored);
         let mut rng = ChaCha20Rng::seed_from_u64(1);
-        let mut s = DigestServer::new();
+        let mut s = DigestServer::new(&mut rng);
         let t0 = Timestamp::from_unix_secs(100);
         let n = s.issue(&mut rng, t0);
         assert_eq!(n.len(), 24);
@@ -210,10 +310,73 @@ mod tests {
                 .map_err(|e| e.0),
             Err(AuthFailure::Missing)
         );
-        for _ in 0..(MAX_NONCES * 2) {
-            s.issue(&mut rng, t0);
+        // A nonce of another device (another key) is stale, even with the right password.
+        let other = DigestServer::new(&mut rng).issue(&mut rng, t0);
+        assert_eq!(
+            v(&mut s, &answer(&other, "P@ssw0rd", "1")?, t0).map_err(|e| e.0),
+            Err(AuthFailure::Stale)
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn an_unauthenticated_flood_does_not_evict_an_admins_nonce()
+    -> Result<(), amt_wire::digest::DigestError> {
+        let realm = Realm::amt(REALM)?;
+        let stored = ha1("admin", REALM, "P@ssw0rd");
+        let lookup = |u: &str| (u == "admin").then_some(stored);
+        let mut rng = ChaCha20Rng::seed_from_u64(3);
+        let mut s = DigestServer::new(&mut rng);
+        let t0 = Timestamp::from_unix_secs(100);
+        let admin_nonce = s.issue(&mut rng, t0);
+        // 7,000 unauthenticated requests a second for a 50 ms round trip is 350 challenges;
+        // ten thousand is far beyond it.
+        for _ in 0..10_000 {
+            let _ = s.issue(&mut rng, t0);
         }
-        assert_eq!(s.len(), MAX_NONCES);
+        let later = t0 + Duration::from_millis(50);
+        let r = s.verify(
+            Some(&answer(&admin_nonce, "P@ssw0rd", "1")?),
+            "POST",
+            "/wsman",
+            &realm,
+            lookup,
+            later,
+        );
+        assert!(r.is_ok(), "{r:?}");
+        assert_eq!(s.len(), 1, "issuing keeps no state");
+        Ok(())
+    }
+
+    #[test]
+    fn evicted_used_nonces_are_never_replayable() -> Result<(), amt_wire::digest::DigestError> {
+        let realm = Realm::amt(REALM)?;
+        let stored = ha1("admin", REALM, "P@ssw0rd");
+        let lookup = |u: &str| (u == "admin").then_some(stored);
+        let mut rng = ChaCha20Rng::seed_from_u64(4);
+        let mut s = DigestServer::new(&mut rng);
+        let t0 = Timestamp::from_unix_secs(100);
+        let first = s.issue(&mut rng, t0);
+        let header = answer(&first, "P@ssw0rd", "1")?;
+        assert!(
+            s.verify(Some(&header), "POST", "/wsman", &realm, lookup, t0)
+                .is_ok()
+        );
+        for _ in 0..MAX_USED_NONCES {
+            let n = s.issue(&mut rng, t0);
+            let h = answer(&n, "P@ssw0rd", "1")?;
+            assert!(
+                s.verify(Some(&h), "POST", "/wsman", &realm, lookup, t0)
+                    .is_ok()
+            );
+        }
+        assert_eq!(s.len(), MAX_USED_NONCES);
+        // `first` was evicted: replaying its header is refused (stale), not accepted.
+        assert_eq!(
+            s.verify(Some(&header), "POST", "/wsman", &realm, lookup, t0)
+                .map_err(|e| e.0),
+            Err(AuthFailure::Stale)
+        );
         Ok(())
     }
 
@@ -222,7 +385,7 @@ mod tests {
         fn arbitrary_headers_never_verify_or_panic(header in "\\PC{0,300}", prefixed in proptest::bool::ANY) {
             let realm = Realm::amt(REALM).map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
             let mut rng = ChaCha20Rng::seed_from_u64(2);
-            let mut s = DigestServer::new();
+            let mut s = DigestServer::new(&mut rng);
             let t0 = Timestamp::from_unix_secs(100);
             let _ = s.issue(&mut rng, t0);
             let h = if prefixed { format!("Digest {header}") } else { header };

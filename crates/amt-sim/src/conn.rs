@@ -66,6 +66,8 @@ pub struct DeviceConnection {
     decoder: RequestDecoder,
     /// The provisioning-certificate session was accepted on this connection.
     setup_accepted: bool,
+    /// The connection came over the local host interface (LMS over HECI), not the network.
+    host_interface: bool,
     closed: bool,
     continue_sent: bool,
     requests: u64,
@@ -109,10 +111,21 @@ impl DeviceConnection {
             transport,
             decoder: RequestDecoder::new(HTTP_LIMITS),
             setup_accepted: false,
+            host_interface: false,
             closed: false,
             continue_sent: false,
             requests: 0,
         })
+    }
+
+    /// Marks the connection as coming over the local host interface.
+    pub(crate) fn set_host_interface(&mut self) {
+        self.host_interface = true;
+    }
+
+    /// Whether the connection came over the local host interface.
+    pub fn is_host_interface(&self) -> bool {
+        self.host_interface
     }
 
     /// Whether this is a TLS connection.
@@ -565,7 +578,14 @@ impl DeviceConnection {
                 other => post.push(other),
             }
         }
-        let outcome = device.handle_envelope(session, self.local.port(), override_rv, env, now);
+        let outcome = device.handle_envelope(
+            session,
+            self.local.port(),
+            self.host_interface,
+            override_rv,
+            env,
+            now,
+        );
         let (action, class) = (Some(action.to_owned()), class.map(str::to_owned));
         if outcome.http_status == 401 {
             device.event(

@@ -11,7 +11,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use amt_wire::hello::DeviceUuid;
 use amt_wire::time::Timestamp;
-use rand::SeedableRng;
+use rand::{RngCore as _, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use thiserror::Error;
 
@@ -91,6 +91,9 @@ pub enum ConnectRefused {
     /// The TLS configuration could not be built.
     #[error("TLS configuration failed: {0}")]
     Tls(String),
+    /// No local host interface: the host has no HECI/MEI driver.
+    #[error("no local host interface (no HECI driver)")]
+    NoHostInterface,
 }
 
 impl ConnectRefused {
@@ -105,6 +108,7 @@ impl ConnectRefused {
             Self::TlsClosed(_) => "connect/tls-closed",
             Self::PlainClosed => "connect/plain-closed",
             Self::Tls(_) => "connect/tls-config",
+            Self::NoHostInterface => "connect/no-host-interface",
         }
     }
 }
@@ -124,6 +128,9 @@ pub enum HeciError {
     /// OTP length outside 8–32 bytes.
     #[error("OTP must be 8 to 32 bytes, got {0}")]
     OtpLength(usize),
+    /// The change could not be written to NVRAM (nothing changed).
+    #[error("internal error: the NVRAM write failed")]
+    StoreFailed,
 }
 
 /// Which listener a connection came in on.
@@ -133,6 +140,16 @@ pub enum PortKind {
     Http,
     /// TLS (16993).
     Tls,
+}
+
+/// Where a device's random numbers (digest realm, nonce key and nonces, configuration nonce,
+/// key-pool slot, generated codes) come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Randomness {
+    /// The operating system's RNG: what a real device does, and the default of `serve`/`fleet`.
+    Os,
+    /// A ChaCha20 stream from this seed, so that scenario and test runs repeat exactly.
+    Seeded(u64),
 }
 
 /// The virtual device.
@@ -172,13 +189,33 @@ impl std::fmt::Debug for Device {
 impl Device {
     /// A device from `profile`: loads persisted state from `store` if any, else factory state
     /// (from the profile's `provisioning` section). `seed` drives every random choice (realm,
-    /// nonces, key pool slot); `now` is the host time the device starts.
+    /// nonces, key pool slot), for reproducible runs; `now` is the host time the device starts.
+    /// Real-socket servers use [`Self::with_randomness`] with [`Randomness::Os`].
     pub fn new(
         profile: DeviceProfile,
         store: Option<StateStore>,
         seed: u64,
         now: Timestamp,
     ) -> Result<Self, DeviceError> {
+        Self::with_randomness(profile, store, Randomness::Seeded(seed), now)
+    }
+
+    /// A device whose random numbers come from `randomness`: the OS RNG (realm and nonce key
+    /// unpredictable and different on every start) or a seed.
+    pub fn with_randomness(
+        profile: DeviceProfile,
+        store: Option<StateStore>,
+        randomness: Randomness,
+        now: Timestamp,
+    ) -> Result<Self, DeviceError> {
+        let (mut rng, seed) = match randomness {
+            Randomness::Seeded(seed) => (ChaCha20Rng::seed_from_u64(seed), seed),
+            Randomness::Os => {
+                let mut rng = ChaCha20Rng::from_os_rng();
+                let seed = rng.next_u64();
+                (rng, seed)
+            }
+        };
         profile.validate()?;
         let traits = profile.traits();
         let facts = facts_of(&profile, &traits);
@@ -191,9 +228,13 @@ impl Device {
         let pool_index = usize::try_from(seed % keypool::POOL_SIZE as u64).unwrap_or(0);
         let state = match loaded {
             Some(s) => s,
-            None => initial_state(&profile, &facts, seed, pool_index, profile.clock_start(now))?,
+            None => {
+                let os_rng = (randomness == Randomness::Os).then_some(&mut rng);
+                let clock = profile.clock_start(now);
+                initial_state(&profile, &facts, seed, os_rng, pool_index, clock)?
+            }
         };
-        let mut device = Self {
+        let device = Self {
             beacons: BeaconState::new(profile.hello_schedule(), now),
             faults: FaultMatcher::new(&profile.faults),
             clock_start: profile.clock_start(now),
@@ -203,8 +244,8 @@ impl Device {
             facts,
             state,
             engine: Engine::new(),
-            digest: DigestServer::new(),
-            rng: ChaCha20Rng::seed_from_u64(seed),
+            digest: DigestServer::new(&mut rng),
+            rng,
             store,
             events: VecDeque::new(),
             start_host: now,
@@ -216,8 +257,9 @@ impl Device {
             seed,
             profile,
         };
-        if fresh && device.store.is_some() {
-            device.persist(now);
+        if fresh && let Some(store) = &device.store {
+            // A device that cannot store its factory state does not start.
+            store.save(&device.state)?;
         }
         Ok(device)
     }
@@ -414,6 +456,43 @@ impl Device {
         result
     }
 
+    /// Accepts a connection from the host OS over the local host interface: the host's
+    /// management service (LMS) tunnels it to the firmware over HECI/MEI, so it is not a network
+    /// connection (no link, wireless or TLS-port rules apply). Host-based setup
+    /// (`IPS_HostBasedSetupService`) is accepted only on such connections. Needs the HECI driver.
+    pub fn accept_host_interface(
+        &mut self,
+        kind: PortKind,
+        now: Timestamp,
+    ) -> Result<DeviceConnection, ConnectRefused> {
+        let port = match kind {
+            PortKind::Http => self.http_port,
+            PortKind::Tls => self.tls_port,
+        };
+        let local = SocketAddr::from(([127, 0, 0, 1], port));
+        let result = if self.profile.provisioning.heci_driver_present {
+            DeviceConnection::new(
+                self,
+                kind,
+                local,
+                SocketAddr::from(([127, 0, 0, 1], 0)),
+                now,
+            )
+        } else {
+            Err(ConnectRefused::NoHostInterface)
+        };
+        match result {
+            Ok(mut conn) => {
+                conn.set_host_interface();
+                Ok(conn)
+            }
+            Err(refused) => {
+                self.refused(port, &refused, now);
+                Err(refused)
+            }
+        }
+    }
+
     fn refused(&mut self, port: u16, refused: &ConnectRefused, now: Timestamp) {
         self.event(
             now,
@@ -498,10 +577,11 @@ impl Device {
         }
     }
 
-    /// Writes the state to the store (if any) and records the outcome.
-    pub(crate) fn persist(&mut self, now: Timestamp) {
+    /// Writes the state to the store (if any) and records the outcome; `false` when the write
+    /// failed (the caller must not acknowledge the change, and puts the old state back).
+    pub(crate) fn persist(&mut self, now: Timestamp) -> bool {
         let Some(store) = &self.store else {
-            return;
+            return true;
         };
         let result = store.save(&self.state);
         let (ok, error) = match result {
@@ -509,6 +589,24 @@ impl Device {
             Err(e) => (false, Some(e.to_string())),
         };
         self.event(now, EventKind::Stored { ok, error });
+        ok
+    }
+
+    /// A copy of the state to roll back to if the coming change cannot be stored (only when
+    /// there is a store: without one nothing can fail).
+    fn snapshot(&self) -> Option<NvramState> {
+        self.store.as_ref().map(|_| self.state.clone())
+    }
+
+    /// Persists a change; on failure puts `snapshot` back so that memory matches the disk.
+    fn commit_or_roll_back(&mut self, snapshot: Option<NvramState>, now: Timestamp) -> bool {
+        if self.persist(now) {
+            return true;
+        }
+        if let Some(old) = snapshot {
+            self.state = old;
+        }
+        false
     }
 
     /// Records a state change after a request, persisting and reporting it.
@@ -530,7 +628,6 @@ impl Device {
                 self.hello_stopped_reported = false;
             }
         }
-        self.persist(now);
     }
 
     /// Records that fault `index` was applied.
@@ -564,17 +661,20 @@ impl Device {
         &mut self,
         session: Session,
         local_port: u16,
+        host_interface: bool,
         return_value_override: Option<u32>,
         envelope: &Envelope,
         now: Timestamp,
     ) -> Outcome {
         let before = self.state.provisioning_state();
+        let snapshot = self.snapshot();
         let device_now = self.device_clock(now);
         let mut ctx = RequestContext {
             facts: &self.facts,
             now: device_now,
             session,
             local_port,
+            host_interface,
             rng: &mut self.rng,
             return_value_override,
         };
@@ -600,6 +700,27 @@ impl Device {
             }
         }
         if outcome.state_changed {
+            if !self.commit_or_roll_back(snapshot, now) {
+                // Never acknowledge a change NVRAM did not take: the firmware's internal error,
+                // and the state in memory is the one on disk.
+                self.event(
+                    now,
+                    EventKind::WsmanFault {
+                        detail: "wsman:InternalError: the NVRAM write failed; change rolled back"
+                            .into(),
+                    },
+                );
+                let fault = amt_wire::wsman::Fault::internal_error()
+                    .with_detail(Some("NVRAM write failed"));
+                let relates = envelope.header.message_id.clone();
+                let message_id = format!("uuid:{:032x}", self.rng.next_u64());
+                return Outcome {
+                    http_status: fault.http_status(),
+                    body: fault.emit(relates.as_deref(), &message_id).into_bytes(),
+                    notes: Vec::new(),
+                    state_changed: false,
+                };
+            }
             self.after_change(before, now);
         }
         outcome
@@ -673,12 +794,14 @@ impl Device {
         } else if !(8..=32).contains(&otp.len()) {
             Err(HeciError::OtpLength(otp.len()))
         } else {
+            let snapshot = self.snapshot();
             self.state.set_otp(otp.to_vec());
-            Ok(())
+            if self.commit_or_roll_back(snapshot, now) {
+                Ok(())
+            } else {
+                Err(HeciError::StoreFailed)
+            }
         };
-        if r.is_ok() {
-            self.persist(now);
-        }
         self.heci_done("set-otp", now, r)
     }
 
@@ -692,8 +815,13 @@ impl Device {
         } else if self.profile.provisioning.mode != ProvisioningMode::Pki {
             Err(HeciError::NotPkiMode)
         } else {
+            let snapshot = self.snapshot();
             self.state.provisioning_state = ProvisioningState::In;
-            Ok(())
+            if self.commit_or_roll_back(snapshot, now) {
+                Ok(())
+            } else {
+                Err(HeciError::StoreFailed)
+            }
         };
         if r.is_ok() {
             self.after_change(before, now);
@@ -712,10 +840,14 @@ fn initial_state(
     profile: &DeviceProfile,
     facts: &DeviceFacts,
     seed: u64,
+    os_rng: Option<&mut ChaCha20Rng>,
     pool_index: usize,
     clock: Timestamp,
 ) -> Result<NvramState, TlsError> {
     let mut state = NvramState::factory(facts, seed);
+    if let Some(rng) = os_rng {
+        state.randomize_identity(rng);
+    }
     let mebx = &profile.provisioning.mebx_password;
     if mebx != crate::state::DEFAULT_MEBX_PASSWORD {
         state.mebx_password = mebx.clone();

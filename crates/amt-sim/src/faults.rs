@@ -166,6 +166,10 @@ impl<'de> Deserialize<'de> for DurationText {
     }
 }
 
+/// Longest delay a fault may inject (a day: anything longer cannot be a real device's pause, and
+/// would overflow the shell's timers).
+pub const MAX_DELAY: Duration = Duration::from_secs(24 * 3600);
+
 /// The JSON Schema `pattern` of a [`DurationText`] written as a string.
 pub use amt_wire::time::DURATION_PATTERN;
 
@@ -224,6 +228,21 @@ impl FaultSpec {
             }
             if on.nth == Some(0) {
                 return Err("`nth` counts from 1".into());
+            }
+            match &self.action {
+                Some(FaultAction::HttpStatus(code)) if !(100..=599).contains(code) => {
+                    return Err(format!(
+                        "http_status {code} is not an HTTP status (100-599)"
+                    ));
+                }
+                Some(FaultAction::Delay(d)) if d.0 > MAX_DELAY => {
+                    return Err(format!(
+                        "a delay of {} is longer than the {} a fault may wait",
+                        d,
+                        DurationText(MAX_DELAY)
+                    ));
+                }
+                _ => {}
             }
         }
         if let Some(h) = &self.hash_active

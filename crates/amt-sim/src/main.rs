@@ -64,13 +64,21 @@ struct DeviceArgs {
     /// Append device events to FILE as JSON lines (flushed as they happen).
     #[arg(long, value_name = "FILE")]
     events: Option<PathBuf>,
-    /// Seed of the device's random numbers (nonces, generated keys); a fleet adds the index.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
+    /// Seed of the device's random numbers (realm, nonces, key-pool slot), for reproducible runs;
+    /// a fleet adds the index. Without it they come from the operating system's RNG, so that
+    /// nothing captured before a restart is accepted after it.
+    #[arg(long)]
+    seed: Option<u64>,
     /// Close a connection that has had no answer for this many seconds (idle keep-alive or a
     /// client trickling its request in).
     #[arg(long, default_value_t = 30.0, value_name = "SECS")]
     idle_timeout: f64,
+    /// Most concurrent connections per device (HTTP and TLS together). When all are taken, a new
+    /// connection replaces the one that has waited longest without an answer (at least 2 s), so
+    /// idle or trickling clients cannot lock others out; otherwise it is closed at once (counted,
+    /// one warning per 10 s).
+    #[arg(long, default_value_t = 32, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=65536))]
+    max_connections: u32,
 }
 
 #[derive(Debug, Args)]
@@ -122,10 +130,28 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            // Bad input (an invalid profile or option value) exits 2 like the other binaries
+            // and clap's usage errors; anything else 1.
+            if e.downcast_ref::<BadInput>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
+
+/// Marks an error as invalid input (exit status 2).
+#[derive(Debug)]
+struct BadInput;
+
+impl std::fmt::Display for BadInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("invalid input")
+    }
+}
+
+impl std::error::Error for BadInput {}
 
 fn init_logging(filter: Option<&str>) {
     let filter = filter
@@ -146,6 +172,7 @@ impl DeviceArgs {
             .context("--idle-timeout must be a positive number of seconds")?;
         Ok(ShellOptions {
             idle_timeout: idle,
+            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
             hello: !self.no_hello,
             hello_source: Some(source),
             label,
@@ -177,7 +204,10 @@ fn say(line: &str) -> Result<()> {
 
 async fn serve(args: ServeArgs) -> Result<()> {
     let stop = StopSignal::install();
-    let factory = device::Factory::new(&args.device, false)?;
+    let factory = device::Factory::new(&args.device, false).map_err(|e| e.context(BadInput))?;
+    args.device
+        .shell_options(String::new(), args.bind)
+        .map_err(|e| e.context(BadInput))?;
     let (http_port, tls_port) = factory.ports(&args.device);
     let bound = Bound::bind(
         SocketAddr::new(args.bind, http_port),
@@ -215,7 +245,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
 
 async fn fleet(args: FleetArgs) -> Result<()> {
     let stop = StopSignal::install();
-    let factory = device::Factory::new(&args.device, true)?;
+    let factory = device::Factory::new(&args.device, true).map_err(|e| e.context(BadInput))?;
+    args.device
+        .shell_options(String::new(), args.bind_base)
+        .map_err(|e| e.context(BadInput))?;
     let layout = if args.per_address {
         let (http, tls) = factory.ports(&args.device);
         Layout::Addresses {
@@ -336,7 +369,7 @@ struct Built<D> {
 mod device {
     use std::path::Path;
 
-    use amt_sim::device::Device;
+    use amt_sim::device::{Device, Randomness};
     use amt_sim::io::store::StateStore;
     use amt_sim::net::fleet::nth_uuid;
     use amt_sim::profile::{DEFAULT_PROFILE_YAML, DeviceProfile};
@@ -354,8 +387,10 @@ mod device {
         pub(super) fn new(args: &DeviceArgs, per_device_state: bool) -> Result<Self> {
             let mut profile = match &args.profile {
                 Some(path) => {
-                    let text = std::fs::read_to_string(path)
+                    let bytes = amt_sim::io::read_file(path)
                         .with_context(|| format!("reading the profile {}", path.display()))?;
+                    let text = String::from_utf8(bytes)
+                        .with_context(|| format!("the profile {} is not UTF-8", path.display()))?;
                     let base = path.parent().unwrap_or_else(|| Path::new("."));
                     DeviceProfile::from_yaml(&text, base)
                         .with_context(|| format!("profile {}", path.display()))?
@@ -417,8 +452,11 @@ mod device {
                     )
                 }
             };
-            let seed = args.seed.wrapping_add(u64::from(index));
-            let mut core = Device::new(profile, store, seed, clock::now())
+            let randomness = match args.seed {
+                Some(seed) => Randomness::Seeded(seed.wrapping_add(u64::from(index))),
+                None => Randomness::Os,
+            };
+            let mut core = Device::with_randomness(profile, store, randomness, clock::now())
                 .with_context(|| format!("device {index} ({uuid})"))?;
             core.set_bound_ports(http.port(), tls.port());
             Ok(Built {

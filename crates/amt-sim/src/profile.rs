@@ -37,6 +37,15 @@ pub use amt_wire::hello::UUID_PATTERN;
 /// or dashes (what [`Thumbprint::parse_hex`] accepts, length aside).
 pub const HEX_HASH_PATTERN: &str = r"^[ :-]*([0-9A-Fa-f]{2}[ :-]*)+$";
 
+/// Whether `text` matches [`MAC_PATTERN`]: six hex pairs separated by `:` or `-`.
+fn is_mac(text: &str) -> bool {
+    let parts: Vec<&str> = text.split([':', '-']).collect();
+    parts.len() == 6
+        && parts
+            .iter()
+            .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 /// JSON Schema `pattern` of a MAC address (`aa:bb:cc:dd:ee:ff` or `aa-bb-cc-dd-ee-ff`).
 pub const MAC_PATTERN: &str = r"^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$";
 
@@ -674,6 +683,20 @@ impl DeviceProfile {
         }
         if let Clock::Epoch(text) = &self.clock {
             parse_rfc3339(text).map_err(|m| invalid("clock.epoch", m))?;
+        }
+        let interfaces = std::iter::once(("network.wired.mac", &self.network.wired)).chain(
+            self.network
+                .wireless
+                .iter()
+                .map(|w| ("network.wireless.mac", w)),
+        );
+        for (field, iface) in interfaces {
+            if !is_mac(&iface.mac) {
+                return Err(invalid(
+                    field,
+                    format!("{:?} is not a MAC address (aa:bb:cc:dd:ee:ff)", iface.mac),
+                ));
+            }
         }
         for (i, f) in self.faults.iter().enumerate() {
             f.validate()

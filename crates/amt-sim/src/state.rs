@@ -739,6 +739,17 @@ impl NvramState {
 
     /// Back to factory state, keeping the realm-independent identity (seed, clock offset) as
     /// `Unprovision` does; a fresh configuration nonce is drawn.
+    /// Draws the digest realm and the host-based configuration nonce of a factory state from
+    /// `rng` (a device on the OS RNG). Call before any password hash is derived from the realm.
+    pub(crate) fn randomize_identity(&mut self, rng: &mut dyn RngCore) {
+        let mut realm = [0u8; 16];
+        rng.fill_bytes(&mut realm);
+        self.digest_realm = amt_wire::digest::Realm::from_amt_bytes(realm)
+            .as_str()
+            .to_owned();
+        rng.fill_bytes(&mut self.configuration_nonce);
+    }
+
     pub(crate) fn reset_to_factory(&mut self, facts: &DeviceFacts, rng: &mut dyn RngCore) {
         let offset = self.time_offset_ms;
         let realm = self.digest_realm.clone();

@@ -66,3 +66,44 @@ fn bad_arguments_exit_with_usage_errors() -> std::io::Result<()> {
     }
     Ok(())
 }
+
+#[test]
+fn invalid_profiles_exit_2_and_impossible_values_are_load_errors() -> std::io::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let cases = [
+        ("mac", "network:\n  wired:\n    mac: \"zz:zz\"\n"),
+        (
+            "status",
+            "faults:\n  - on: { method: CommitChanges }\n    do: { http_status: 0 }\n",
+        ),
+        (
+            "wait",
+            "faults:\n  - on: { method: CommitChanges }\n    do: { delay: 18446744073709551615 }\n",
+        ),
+        ("yaml", "uuid: [unclosed\n"),
+    ];
+    for (name, yaml) in cases {
+        let path = dir.path().join(format!("{name}.yaml"));
+        std::fs::write(&path, yaml)?;
+        let p = path.to_string_lossy().into_owned();
+        let out = amt_sim(&[
+            "serve",
+            "--profile",
+            &p,
+            "--http-port",
+            "0",
+            "--tls-port",
+            "0",
+        ])?;
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // A profile that never ends fails fast instead of being read forever.
+    let out = amt_sim(&["serve", "--profile", "/dev/zero", "--http-port", "0"])?;
+    assert_eq!(out.status.code(), Some(2));
+    Ok(())
+}

@@ -194,3 +194,25 @@ fn transcripts_of_the_401_and_identify_are_stable() {
     let out = conn.receive(&mut dev, &post(IDENTIFY, None), T0);
     insta::assert_snapshot!("identify_200", String::from_utf8_lossy(&out.send));
 }
+
+#[test]
+fn an_unauthenticated_flood_does_not_lock_out_the_admin() {
+    let mut dev = device(DeviceProfile::default());
+    let body = get_body(GENERAL);
+    let (challenge, _) = exchange(&mut dev, &post(&body, None), T0);
+    // While the admin's answer is on its way, a flood of unauthenticated requests, each
+    // answered 401 with a fresh nonce.
+    for _ in 0..5_000 {
+        let (r, _) = exchange(&mut dev, &post(&body, None), T0);
+        assert_eq!(r.status, 401);
+    }
+    let a = answer(&challenge, "admin", "admin", "00000001");
+    let later = T0 + Duration::from_millis(50);
+    assert_eq!(
+        exchange(&mut dev, &post(&body, Some(&a)), later).0.status,
+        200
+    );
+    // Replay protection stays.
+    let (r, _) = exchange(&mut dev, &post(&body, Some(&a)), later);
+    assert_eq!(r.status, 401);
+}

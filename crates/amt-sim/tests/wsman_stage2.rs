@@ -522,6 +522,7 @@ fn wifi_profiles_and_8021x() {
 #[test]
 fn host_based_client_control_mode() {
     let mut d = Device::new();
+    d.host_interface = true;
     let hbs = format!("{IPS}IPS_HostBasedSetupService");
     let admin = Session::Digest {
         user: "admin".into(),
@@ -544,6 +545,32 @@ fn host_based_client_control_mode() {
     assert_eq!(r.return_value(), 2, "invalid state");
 }
 
+#[test]
+fn host_based_setup_over_the_network_is_refused() {
+    // `admin` with the factory MEBx password over the network must not take the device over.
+    let mut d = Device::new();
+    assert!(!d.host_interface);
+    let hbs = format!("{IPS}IPS_HostBasedSetupService");
+    let admin = Session::Digest {
+        user: "admin".into(),
+    };
+    let r = d.send_xml(admin.clone(), &get("1", &hbs, &[]));
+    assert_eq!(r.status, 200, "reading the service stays allowed");
+    let ha1 = amt_wire::digest::ha1("admin", d.state.digest_realm(), ADMIN_PASSWORD);
+    let r = d.send_xml(admin.clone(), &invoke("2", &hbs, "Setup", &[], &format!("<h:NetAdminPassEncryptionType>2</h:NetAdminPassEncryptionType><h:NetworkAdminPassword>{}</h:NetworkAdminPassword>", hex::encode(ha1))));
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert!(!r.changed);
+    assert_eq!(d.state.provisioning_state(), ProvisioningState::Pre);
+    assert_eq!(d.state.control_mode, ControlMode::None);
+    let chain = pem_blocks("prov-oid.chain.pem");
+    let r = d.send_xml(admin, &invoke("3", &hbs, "AddNextCertInChain", &[], &format!(
+        "<h:NextCertificate>{}</h:NextCertificate><h:IsLeafCertificate>true</h:IsLeafCertificate><h:IsRootCertificate>false</h:IsRootCertificate>",
+        b64(&chain[0])
+    )));
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert!(d.state.host_based.chain.is_empty());
+}
+
 /// Send the chain (leaf first) and AdminSetup signed over nonce ‖ McNonce with the leaf key.
 fn admin_setup_with(
     d: &mut Device,
@@ -551,6 +578,7 @@ fn admin_setup_with(
     key_file: &str,
     tamper: bool,
 ) -> (Vec<u32>, u32) {
+    d.host_interface = true;
     let hbs = format!("{IPS}IPS_HostBasedSetupService");
     let admin = Session::Digest {
         user: "admin".into(),

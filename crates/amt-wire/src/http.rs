@@ -1011,7 +1011,9 @@ fn parse_chunk_size(line: &[u8]) -> Result<u64, HttpError> {
 }
 
 fn parse_request_head(head: &[u8], limits: &Limits) -> Result<Pending<RequestHead>, HttpError> {
-    let mut slots = vec![httparse::EMPTY_HEADER; limits.max_headers];
+    // One slot more than the limit: the limit counts the fields an emitter copies, not the
+    // framing field it writes itself (see [`check_reemittable`]).
+    let mut slots = vec![httparse::EMPTY_HEADER; limits.max_headers.saturating_add(1)];
     let mut parsed = httparse::Request::new(&mut slots);
     let mut config = httparse::ParserConfig::default();
     config.allow_multiple_spaces_in_request_line_delimiters(true);
@@ -1023,6 +1025,11 @@ fn parse_request_head(head: &[u8], limits: &Limits) -> Result<Pending<RequestHea
         return Err(malformed("incomplete request line", head));
     };
     let headers = collect_headers(parsed.headers);
+    check_reemittable(
+        method.len() + target.len() + " HTTP/1.x\r\n".len() + 1,
+        &headers,
+        limits,
+    )?;
     let state = body_state(&headers, limits, false)?;
     let expect_continue = headers
         .get_all("expect")
@@ -1041,7 +1048,9 @@ fn parse_request_head(head: &[u8], limits: &Limits) -> Result<Pending<RequestHea
 }
 
 fn parse_response_head(head: &[u8], limits: &Limits) -> Result<Pending<ResponseHead>, HttpError> {
-    let mut slots = vec![httparse::EMPTY_HEADER; limits.max_headers];
+    // One slot more than the limit: the limit counts the fields an emitter copies, not the
+    // framing field it writes itself (see [`check_reemittable`]).
+    let mut slots = vec![httparse::EMPTY_HEADER; limits.max_headers.saturating_add(1)];
     let mut parsed = httparse::Response::new(&mut slots);
     let mut config = httparse::ParserConfig::default();
     config
@@ -1058,6 +1067,11 @@ fn parse_response_head(head: &[u8], limits: &Limits) -> Result<Pending<ResponseH
         return Err(malformed("status code below 100", head));
     }
     let headers = collect_headers(parsed.headers);
+    check_reemittable(
+        "HTTP/1.x 000 \r\n".len() + reason.trim_matches([' ', '\t']).len(),
+        &headers,
+        limits,
+    )?;
     let state = if status_has_body(code) {
         body_state(&headers, limits, true)?
     } else {
@@ -1118,6 +1132,45 @@ fn malformed(what: &str, head: &[u8]) -> HttpError {
             clip(&String::from_utf8_lossy(first_line(head)))
         ),
     }
+}
+
+/// Bytes an emitter may add for the framing field it computes (`Content-Length: <20 digits>` or
+/// `Transfer-Encoding: chunked`, with CRLF).
+const FRAMING_FIELD_RESERVE: usize = 40;
+
+/// The limits apply to the message as this module would emit it again, so that every decoded
+/// message re-emits within the same limits and decodes again: at most `max_headers` fields besides
+/// the framing fields (an emitter replaces those by the one it computes), and the emitted head
+/// (`name: value` with one space, the computed framing field) at most `max_head_bytes`.
+fn check_reemittable(
+    start_line: usize,
+    headers: &Headers,
+    limits: &Limits,
+) -> Result<(), HttpError> {
+    let mut fields = 0usize;
+    let mut bytes = start_line
+        .saturating_add(FRAMING_FIELD_RESERVE)
+        .saturating_add(2);
+    for (name, value) in headers.iter() {
+        if name.eq_ignore_ascii_case("content-length")
+            || name.eq_ignore_ascii_case("transfer-encoding")
+        {
+            continue;
+        }
+        fields += 1;
+        bytes = bytes.saturating_add(name.len() + value.len() + 4);
+    }
+    if fields > limits.max_headers {
+        return Err(HttpError::TooManyHeaders {
+            limit: limits.max_headers,
+        });
+    }
+    if bytes > limits.max_head_bytes {
+        return Err(HttpError::HeadTooLarge {
+            limit: limits.max_head_bytes,
+        });
+    }
+    Ok(())
 }
 
 fn collect_headers(parsed: &[httparse::Header<'_>]) -> Headers {
@@ -1521,6 +1574,38 @@ mod tests {
             .status(),
             501
         );
+    }
+
+    /// Fuzz finding (`http_request`): a response with exactly 64 header fields and no framing
+    /// field decoded, but its re-emission (which adds `Content-Length`) had 65 and did not.
+    #[test]
+    fn a_message_at_the_header_limit_re_emits_and_decodes_again() -> Result<(), HttpError> {
+        let corpus = include_bytes!("../testdata/http/response-64-headers.http");
+        let mut d = ResponseDecoder::new(Limits::default());
+        d.feed(corpus)?;
+        let response = d.finish()?.ok_or_else(|| malformed("no response", b""))?;
+        assert_eq!(response.headers.iter().count(), 64);
+        for framing in [Framing::ContentLength, Framing::Chunked { max_chunk: 7 }] {
+            let bytes = response.emit(framing);
+            let mut again = ResponseDecoder::new(Limits::default());
+            again.feed(&bytes)?;
+            let decoded = match again.next_response()? {
+                Some(r) => r,
+                None => again.finish()?.ok_or_else(|| malformed("none", b""))?,
+            };
+            assert_eq!(decoded.body, response.body);
+            assert_eq!(decoded.emit(framing), bytes);
+        }
+        // 65 fields besides framing stay over the limit.
+        let mut over = b"HTTP/1.1 200 OK\r\n".to_vec();
+        for i in 0..65 {
+            over.extend_from_slice(format!("X-{i}: v\r\n").as_bytes());
+        }
+        over.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+        let mut d = ResponseDecoder::new(Limits::default());
+        let r = d.feed(&over).and_then(|()| d.next_response());
+        assert_eq!(r.map(|_| ()), Err(HttpError::TooManyHeaders { limit: 64 }));
+        Ok(())
     }
 
     #[test]

@@ -301,8 +301,14 @@ impl EventLog {
 
     /// One JSON object per line: `{"at_ms":…,"event":"hello-received",…}`.
     pub fn to_json_lines(&self) -> String {
+        self.json_lines_since(0)
+    }
+
+    /// Like [`Self::to_json_lines`] for the events from index `since` on (what a writer appends
+    /// after having written `since` events).
+    pub fn json_lines_since(&self, since: usize) -> String {
         let mut out = String::new();
-        for (at, event) in &self.0 {
+        for (at, event) in self.0.iter().skip(since) {
             let line = serde_json::to_value(event).map(|mut v| {
                 if let Some(map) = v.as_object_mut() {
                     map.insert("at_ms".to_owned(), at.unix_millis().into());

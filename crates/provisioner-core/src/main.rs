@@ -2,8 +2,9 @@
 //! provision the devices that send them, with a provisioning certificate chain and key from files.
 //!
 //! Writes `amtopmgr.log`, `amtproxymgr.log` and `oobmgmt.log` (ConfigMgr formats) and
-//! `events.jsonl` to `--logs DIR`; passwords set on devices go to `DIR/provisioning-secrets.txt`
-//! (mode 0600), never to stdout or the logs. Exit status: 0 every session provisioned its device,
+//! `events.jsonl` to `--logs DIR` (appended, never rewritten); passwords set on devices are appended
+//! to `DIR/provisioning-secrets.txt` (created 0600 with `O_EXCL`, symlinks refused, never
+//! overwritten: a second run keeps the first run's passwords), never to stdout or the logs. Exit status: 0 every session provisioned its device,
 //! 1 a session failed, 2 bad input.
 
 use std::io::Write as _;
@@ -20,6 +21,7 @@ use provisioner_core::clock::Clock as _;
 use provisioner_core::directory::Directory;
 use provisioner_core::env::{AmtAccount, Environment, ImportedComputer, ProvisioningCertRef};
 use provisioner_core::events::{EventLog, Outcome};
+use provisioner_core::io::logfiles::LogAppender;
 use provisioner_core::io::pki::{load_enterprise_ca, read_provisioning_cert};
 use provisioner_core::logs::{LogConfig, Logs};
 use provisioner_core::net::hello_listener::HelloListener;
@@ -93,7 +95,7 @@ struct Site {
 fn load(cli: &Cli) -> Result<Site> {
     let mut env = match &cli.env {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
+            let text = provisioner_core::io::pki::read_text_limited(path)
                 .with_context(|| format!("reading {}", path.display()))?;
             let base = path.parent().unwrap_or_else(|| Path::new("."));
             Environment::from_yaml(&text, base).with_context(|| path.display().to_string())?
@@ -220,7 +222,10 @@ fn run_device(
         ca: &mut site.ca,
         rng,
     });
-    write_outputs(&cli.logs, &logs, &events, std::slice::from_ref(&result))?;
+    record_secrets(&cli.logs, &result)?;
+    LogAppender::new(&cli.logs)
+        .and_then(|mut w| w.append(&logs, &events))
+        .with_context(|| format!("writing logs to {}", cli.logs.display()))?;
     print_summary(&computer, &result, &cli.logs);
     Ok(result.outcome == Outcome::Provisioned)
 }
@@ -273,6 +278,8 @@ fn run_listen(
     let _ = std::io::stdout().flush();
     let clock = SystemClock;
     let mut results: Vec<SessionResult> = Vec::new();
+    let mut writer = LogAppender::new(&cli.logs)
+        .with_context(|| format!("writing logs to {}", cli.logs.display()))?;
     loop {
         let Some(hello) = listener.recv_timeout(Duration::from_millis(500)) else {
             let _ = sp.handle(Input::Tick { now: clock.now() });
@@ -293,57 +300,43 @@ fn run_listen(
             ) else {
                 continue;
             };
+            // The passwords first: nothing the device accepted may be lost.
+            record_secrets(&cli.logs, &result)?;
             if let Some(computer) = site.env.computer(&result.uuid) {
                 print_summary(computer, &result, &cli.logs);
             }
             results.push(result);
-            write_outputs(&cli.logs, sp.logs(), sp.events(), &results)?;
         }
-        write_outputs(&cli.logs, sp.logs(), sp.events(), &results)?;
+        writer
+            .append(sp.logs(), sp.events())
+            .with_context(|| format!("writing logs to {}", cli.logs.display()))?;
         if cli.once && !results.is_empty() {
             return Ok(results.iter().all(|r| r.outcome == Outcome::Provisioned));
         }
     }
 }
 
-fn write_outputs(
-    dir: &Path,
-    logs: &Logs,
-    events: &EventLog,
-    results: &[SessionResult],
-) -> Result<()> {
-    provisioner_core::io::logfiles::write_log_dir(logs, dir)
-        .with_context(|| format!("writing logs to {}", dir.display()))?;
-    std::fs::write(dir.join("events.jsonl"), events.to_json_lines())
-        .context("writing events.jsonl")?;
-    write_secrets(&dir.join("provisioning-secrets.txt"), results)
-}
-
-/// The passwords set on devices, one device per block, readable by the owner only.
-fn write_secrets(path: &Path, results: &[SessionResult]) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let mut text = String::from("# Passwords set on AMT devices by amt-provision. Keep secret.\n");
-    for r in results {
-        if r.admin_password.is_none() && r.mebx_password.is_none() {
-            continue;
-        }
-        text.push_str(&format!("[{}]\n", r.uuid));
-        if let Some(p) = &r.admin_password {
-            text.push_str(&format!("admin_user = admin\nadmin_password = {p}\n"));
-        }
-        if let Some(p) = &r.mebx_password {
-            text.push_str(&format!("mebx_password = {p}\n"));
-        }
+/// Appends the passwords a session set to the secrets file (0600, never rewritten).
+fn record_secrets(dir: &Path, result: &SessionResult) -> Result<()> {
+    use provisioner_core::io::secrets::{SECRETS_FILE, SecretBlock, append};
+    if result.admin_password.is_none() && result.mebx_password.is_none() {
+        return Ok(());
     }
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("opening {}", path.display()))?;
-    file.write_all(text.as_bytes())
-        .with_context(|| format!("writing {}", path.display()))
+    let mut entries = Vec::new();
+    if let Some(p) = &result.admin_password {
+        entries.push(("admin_user".to_owned(), "admin".to_owned()));
+        entries.push(("admin_password".to_owned(), p.clone()));
+    }
+    if let Some(p) = &result.mebx_password {
+        entries.push(("mebx_password".to_owned(), p.clone()));
+    }
+    let block = SecretBlock {
+        device: result.uuid.to_string(),
+        note: None,
+        entries,
+    };
+    let path = dir.join(SECRETS_FILE);
+    append(&path, &block).with_context(|| format!("writing {}", path.display()))
 }
 
 fn print_summary(computer: &ImportedComputer, result: &SessionResult, dir: &Path) {

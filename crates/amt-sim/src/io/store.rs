@@ -84,14 +84,48 @@ struct Envelope {
 }
 
 impl StateStore {
-    /// Opens (creating if needed) the state directory.
+    /// Opens (creating if needed) the state directory. The directory is made owner-only (0700)
+    /// and an existing state file owner-only (0600): NVRAM holds password hashes and keys.
     pub fn open(dir: impl AsRef<Path>) -> Result<Self, StoreError> {
         let dir = dir.as_ref().to_path_buf();
-        fs::create_dir_all(&dir).map_err(|source| StoreError::Dir {
+        let dir_err = |source| StoreError::Dir {
             path: dir.clone(),
             source,
-        })?;
-        Ok(Self { dir })
+        };
+        let mut builder = fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt as _;
+            builder.mode(0o700);
+        }
+        builder.create(&dir).map_err(dir_err)?;
+        let store = Self { dir };
+        store.make_private()?;
+        Ok(store)
+    }
+
+    /// Tightens the directory to 0700 and the state file to 0600 where they are wider.
+    #[cfg(unix)]
+    fn make_private(&self) -> Result<(), StoreError> {
+        use std::os::unix::fs::PermissionsExt as _;
+        for (path, mode) in [(self.dir.clone(), 0o700), (self.state_path(), 0o600)] {
+            let meta = match fs::symlink_metadata(&path) {
+                Ok(m) => m,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(source) => return Err(StoreError::Io { path, source }),
+            };
+            if meta.permissions().mode() & 0o077 != 0 {
+                fs::set_permissions(&path, fs::Permissions::from_mode(mode))
+                    .map_err(|source| StoreError::Io { path, source })?;
+            }
+        }
+        Ok(())
+    }
+
+    #[cfg(not(unix))]
+    fn make_private(&self) -> Result<(), StoreError> {
+        Ok(())
     }
 
     /// The directory.
@@ -159,12 +193,21 @@ impl StateStore {
             let path = path.to_path_buf();
             move |source| StoreError::Io { path, source }
         };
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)
-            .map_err(io(&tmp))?;
+        // A leftover temporary file (or anything planted there) goes first; the new one is
+        // created exclusively (O_EXCL: a symlink is not followed) and owner-only.
+        match fs::remove_file(&tmp) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io(&tmp)(e)),
+        }
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            options.mode(0o600);
+        }
+        let mut f = options.open(&tmp).map_err(io(&tmp))?;
         f.write_all(&bytes).map_err(io(&tmp))?;
         f.sync_all().map_err(io(&tmp))?;
         drop(f);
@@ -208,6 +251,43 @@ mod tests {
         assert_eq!(store.load::<State>()?, Some(s.clone()));
         fs::write(dir.path().join(TEMP_FILE), b"garbage")?;
         assert_eq!(store.load::<State>()?, Some(s));
+        Ok(())
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn state_directory_and_file_are_private() -> Result<(), Box<dyn std::error::Error>> {
+        use std::os::unix::fs::PermissionsExt as _;
+        let parent = tempfile::tempdir()?;
+        let dir = parent.path().join("state");
+        let store = StateStore::open(&dir)?;
+        store.save(&BTreeMap::from([("a".to_string(), 1u32)]))?;
+        let mode = |p: &Path| fs::metadata(p).map(|m| m.permissions().mode() & 0o777);
+        assert_eq!(mode(&dir)?, 0o700);
+        assert_eq!(mode(&store.state_path())?, 0o600);
+        // An existing directory and file with wider permissions are tightened on open.
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755))?;
+        fs::set_permissions(store.state_path(), fs::Permissions::from_mode(0o644))?;
+        let store = StateStore::open(&dir)?;
+        assert_eq!(mode(&dir)?, 0o700);
+        assert_eq!(mode(&store.state_path())?, 0o600);
+        Ok(())
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlink_at_the_temp_path_is_not_followed() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let store = StateStore::open(dir.path())?;
+        let victim = dir.path().join("victim");
+        fs::write(&victim, b"keep")?;
+        std::os::unix::fs::symlink(&victim, dir.path().join(TEMP_FILE))?;
+        store.save(&BTreeMap::from([("a".to_string(), 1u32)]))?;
+        assert_eq!(fs::read(&victim)?, b"keep");
+        assert_eq!(
+            store.load::<State>()?,
+            Some(BTreeMap::from([("a".into(), 1)]))
+        );
         Ok(())
     }
 

@@ -1,26 +1,155 @@
 //! Accept loops and per-connection tasks: read from the socket into a fixed buffer, feed the core,
 //! honour its delay, write its answer, close when it says so or when the peer stalls.
+//!
+//! Connection slots are fair: when all [`super::ShellOptions::max_connections`] slots are taken, a
+//! new connection takes the slot of the connection that has waited longest without an answer
+//! (idle keep-alive, or a client trickling a request in), provided that one has had none for at
+//! least [`super::ShellOptions::eviction_grace`]; only when every connection was answered more
+//! recently is the new one refused. So idle or slowloris clients cannot starve a well-behaved one.
+//! Refusals are counted and logged at most once per [`REFUSAL_LOG_INTERVAL`].
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
 use super::{DeviceCore, Listener, Output, Shared, clock, stopped};
 
 /// Bytes read from a socket at a time; the core bounds what it buffers across reads.
 const READ_CHUNK: usize = 16 * 1024;
+/// At most one warning line about refused connections per this interval (with the count).
+pub(crate) const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(10);
 
-/// Accepts connections until `stop`; each gets its own task while a permit is free.
+struct Slot {
+    /// When the device last answered (or accepted) this connection.
+    last_answer: Instant,
+    evict: Arc<Notify>,
+}
+
+#[derive(Default)]
+struct SlotTable {
+    slots: HashMap<u64, Slot>,
+    next_id: u64,
+    refused_since_log: u64,
+    last_log: Option<Instant>,
+}
+
+/// The connection slots of one device (both listeners share them).
+pub(crate) struct Slots {
+    table: Mutex<SlotTable>,
+    max: usize,
+    grace: Duration,
+}
+
+/// A taken slot; dropping it frees the slot.
+pub(crate) struct SlotGuard {
+    slots: Arc<Slots>,
+    id: u64,
+    evict: Arc<Notify>,
+}
+
+impl SlotGuard {
+    /// The device answered: the connection is not idle.
+    fn answered(&self) {
+        let mut t = self.slots.lock();
+        if let Some(slot) = t.slots.get_mut(&self.id) {
+            slot.last_answer = Instant::now();
+        }
+    }
+}
+
+impl Drop for SlotGuard {
+    fn drop(&mut self) {
+        self.slots.lock().slots.remove(&self.id);
+    }
+}
+
+/// What [`Slots::take`] decided.
+pub(crate) enum Admission {
+    /// A slot (possibly freed by evicting the longest-idle connection).
+    Admitted(SlotGuard, bool),
+    /// Every slot is busy; `Some(n)`: log a warning now, covering `n` refusals.
+    Refused(Option<u64>),
+}
+
+impl Slots {
+    pub(crate) fn new(max: usize, grace: Duration) -> Arc<Self> {
+        Arc::new(Self {
+            table: Mutex::new(SlotTable::default()),
+            max: max.max(1),
+            grace,
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, SlotTable> {
+        self.table.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Takes a slot for a new connection.
+    pub(crate) fn take(self: &Arc<Self>) -> Admission {
+        let now = Instant::now();
+        let mut t = self.lock();
+        let mut evicted = false;
+        if t.slots.len() >= self.max {
+            let oldest = t
+                .slots
+                .iter()
+                .min_by_key(|(_, s)| s.last_answer)
+                .map(|(id, s)| (*id, s.last_answer));
+            match oldest {
+                Some((id, since)) if now.saturating_duration_since(since) >= self.grace => {
+                    if let Some(slot) = t.slots.remove(&id) {
+                        slot.evict.notify_one();
+                    }
+                    evicted = true;
+                }
+                _ => {
+                    t.refused_since_log += 1;
+                    let due = t
+                        .last_log
+                        .is_none_or(|l| now.saturating_duration_since(l) >= REFUSAL_LOG_INTERVAL);
+                    if due {
+                        t.last_log = Some(now);
+                        let n = std::mem::take(&mut t.refused_since_log);
+                        return Admission::Refused(Some(n));
+                    }
+                    return Admission::Refused(None);
+                }
+            }
+        }
+        let id = t.next_id;
+        t.next_id += 1;
+        let evict = Arc::new(Notify::new());
+        t.slots.insert(
+            id,
+            Slot {
+                last_answer: now,
+                evict: Arc::clone(&evict),
+            },
+        );
+        Admission::Admitted(
+            SlotGuard {
+                slots: Arc::clone(self),
+                id,
+                evict,
+            },
+            evicted,
+        )
+    }
+}
+
+/// Accepts connections until `stop`; each gets its own task while a slot is free (or can be
+/// freed from an idle connection).
 pub(crate) async fn accept_loop<D: DeviceCore>(
     shared: Arc<Shared<D>>,
     kind: Listener,
     listener: TcpListener,
-    limit: Arc<Semaphore>,
+    slots: Arc<Slots>,
     mut stop: watch::Receiver<bool>,
 ) {
     let label = shared.options.label.clone();
@@ -42,15 +171,25 @@ pub(crate) async fn accept_loop<D: DeviceCore>(
                 continue;
             }
         };
-        let Ok(permit) = Arc::clone(&limit).try_acquire_owned() else {
-            tracing::warn!(device = %label, %local, %peer, "too many connections; closing the new one");
-            continue;
+        let slot = match slots.take() {
+            Admission::Admitted(slot, evicted) => {
+                if evicted {
+                    tracing::debug!(device = %label, %local, %peer, "all connection slots taken; closed the longest-idle connection for the new one");
+                }
+                slot
+            }
+            Admission::Refused(log) => {
+                if let Some(n) = log {
+                    tracing::warn!(device = %label, %local, %peer, refused = n, "too many busy connections (limit {}); refused {n} connection(s) since the last warning", slots.max);
+                }
+                continue;
+            }
         };
         let shared = Arc::clone(&shared);
         let stop = stop.clone();
         tokio::spawn(async move {
-            serve_connection(&shared, kind, stream, local, peer, stop).await;
-            drop(permit);
+            serve_connection(&shared, kind, stream, local, peer, stop, &slot).await;
+            drop(slot);
         });
     }
 }
@@ -62,6 +201,7 @@ enum End {
     PeerClosed,
     CoreClosed,
     Timeout,
+    Evicted,
     Io(std::io::ErrorKind),
     Shutdown,
 }
@@ -73,6 +213,7 @@ async fn serve_connection<D: DeviceCore>(
     local: SocketAddr,
     peer: SocketAddr,
     mut stop: watch::Receiver<bool>,
+    slot: &SlotGuard,
 ) {
     let label = &shared.options.label;
     let idle = shared.options.idle_timeout;
@@ -98,6 +239,7 @@ async fn serve_connection<D: DeviceCore>(
         let read = tokio::select! {
             () = stopped(&mut stop) => break End::Shutdown,
             () = tokio::time::sleep_until(deadline) => break End::Timeout,
+            () = slot.evict.notified() => break End::Evicted,
             read = stream.read(&mut buf) => read,
         };
         let n = match read {
@@ -111,6 +253,7 @@ async fn serve_connection<D: DeviceCore>(
             .await;
         if !out.send.is_empty() {
             deadline = Instant::now() + idle + out.delay;
+            slot.answered();
         }
         match write_output(&mut stream, &out, idle, &mut stop).await {
             Ok(()) if out.close => break End::CoreClosed,

@@ -224,6 +224,52 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn idle_and_trickling_connections_do_not_starve_a_good_client() -> anyhow::Result<()> {
+        let options = ShellOptions {
+            max_connections: 4,
+            eviction_grace: Duration::from_millis(200),
+            idle_timeout: Duration::from_secs(30),
+            ..ShellOptions::default()
+        };
+        let (device, http, tls) = serve(FakeCore::new(), options).await?;
+        // Four connections take every slot: two idle, two trickling a line that never ends.
+        let mut hogs = Vec::new();
+        for addr in [http, tls, http, tls] {
+            hogs.push(TcpStream::connect(addr).await?);
+        }
+        for _ in 0..5 {
+            for hog in hogs.iter_mut().skip(2) {
+                let _ = hog.write_all(b"x").await;
+            }
+            tokio::time::sleep(Duration::from_millis(60)).await;
+        }
+        // A good client still gets in (taking the longest-idle slot) and is answered at once.
+        let mut good = BufReader::new(TcpStream::connect(http).await?);
+        let answer = tokio::time::timeout(Duration::from_secs(2), ask(&mut good, "hi")).await??;
+        assert_eq!(answer, "echo: hi\n");
+        assert_eq!(ask(&mut good, "again").await?, "echo: again\n");
+        device.shutdown().await;
+        Ok(())
+    }
+
+    #[test]
+    fn refusal_warnings_are_rate_limited() {
+        let slots = crate::net::conn::Slots::new(1, Duration::from_secs(3600));
+        let held = slots.take();
+        assert!(matches!(
+            held,
+            crate::net::conn::Admission::Admitted(_, false)
+        ));
+        let logged: Vec<u64> = (0..10_000)
+            .filter_map(|_| match slots.take() {
+                crate::net::conn::Admission::Refused(log) => log,
+                crate::net::conn::Admission::Admitted(..) => Some(u64::MAX),
+            })
+            .collect();
+        assert_eq!(logged, [1], "one warning line for ten thousand refusals");
+    }
+
+    #[tokio::test]
     async fn connections_over_the_limit_are_closed_and_refusals_too() -> anyhow::Result<()> {
         let options = ShellOptions {
             max_connections: 2,

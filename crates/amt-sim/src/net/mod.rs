@@ -8,7 +8,7 @@
 //! - [`Bound`]: a device's HTTP and TLS listeners, bound before the device is built so that the
 //!   core can be told the real ports (tests bind port 0).
 //! - [`start`]: runs one device: an accept loop per listener, one task per connection (idle /
-//!   slow-client timeout, bounded read buffer, a connection limit), the Hello sender and the event
+//!   slow-client timeout, bounded read buffer, a fair connection limit), the Hello sender and the event
 //!   forwarding. Returns a [`RunningDevice`] to stop it.
 //! - [`hello`]: sends one Hello beacon: one TCP connection, the whole packet in one write, then close
 //!   (MeshCentral keeps only the first TCP chunk and parses on close).
@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use amt_wire::time::Timestamp;
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, Semaphore, watch};
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
 pub use events::EventSink;
@@ -109,8 +109,12 @@ pub struct ShellOptions {
     /// A connection that produces no response for this long is closed: it bounds idle keep-alive
     /// connections and slow clients (a request head trickling in byte by byte), and every write.
     pub idle_timeout: Duration,
-    /// Concurrent connections per device; more are closed at once.
+    /// Concurrent connections per device (both listeners together). When all are taken, a new
+    /// connection replaces the one that has waited longest without an answer, if that one has
+    /// had none for [`Self::eviction_grace`]; otherwise the new one is closed at once.
     pub max_connections: usize,
+    /// How long a connection is safe from being replaced after its last answer.
+    pub eviction_grace: Duration,
     /// Send Hello beacons when the core says they are due.
     pub hello: bool,
     /// Source address of Hello connections (the device's own address, so that a provisioning
@@ -125,6 +129,7 @@ impl Default for ShellOptions {
         Self {
             idle_timeout: Duration::from_secs(30),
             max_connections: 32,
+            eviction_grace: Duration::from_secs(2),
             hello: true,
             hello_source: None,
             label: String::from("device"),
@@ -231,7 +236,7 @@ pub fn start<D: DeviceCore>(
     events: Option<EventSink>,
 ) -> RunningDevice {
     let (stop, stop_rx) = watch::channel(false);
-    let limit = Arc::new(Semaphore::new(options.max_connections.max(1)));
+    let slots = conn::Slots::new(options.max_connections, options.eviction_grace);
     let hello = options.hello;
     let shared = Arc::new(Shared {
         core: Mutex::new(core),
@@ -245,7 +250,7 @@ pub fn start<D: DeviceCore>(
             Arc::clone(&shared),
             kind,
             listener,
-            Arc::clone(&limit),
+            Arc::clone(&slots),
             stop_rx.clone(),
         ));
     }

@@ -121,7 +121,8 @@ impl Engine {
     ///   `wsa:DestinationUnreachable`, as AMT does for a wrong `To`.
     /// - Before provisioning, any digest-authenticated user (the core decides who: `admin`
     ///   with the MEBx password, or the host-based setup's OS administrator) may read the
-    ///   setup classes, call `GetUuid` and run `IPS_HostBasedSetupService`; nothing else.
+    ///   setup classes, call `GetUuid` and, over the local host interface only
+    ///   (`RequestContext::host_interface`), run `IPS_HostBasedSetupService`; nothing else.
     /// - The first change made over the setup session moves Pre to In-provisioning.
     pub fn handle(
         &mut self,
@@ -719,6 +720,12 @@ fn check_access(
                 // OS administrator account of host-based setup) may read the setup classes
                 // and run the host-based setup; nothing else before provisioning.
                 let host_based = def.name == "IPS_HostBasedSetupService";
+                if host_based && op == Op::Invoke && !cx.ctx.host_interface {
+                    // Host-based setup is the local OS administrator's: over the network a
+                    // factory device refuses it (else `admin` with the factory MEBx password
+                    // would take any device over).
+                    return deny("is available only over the local host interface");
+                }
                 let local_method =
                     def.name == "AMT_SetupAndConfigurationService" && method == Some("GetUuid");
                 if host_based || local_method || (def.setup && op == Op::Read) {

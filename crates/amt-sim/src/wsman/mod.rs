@@ -241,6 +241,9 @@ pub struct RequestContext<'a> {
     pub session: Session,
     /// The port the request arrived on (16992/16993).
     pub local_port: u16,
+    /// The request came over the local host interface (the host's management service tunnelling
+    /// to the firmware over HECI/MEI), not over the network. Host-based setup needs it.
+    pub host_interface: bool,
     /// Randomness for nonces and codes (deterministic when the device is seeded).
     pub rng: &'a mut dyn rand::RngCore,
     /// Injected fault: an Invoke returns this ReturnValue and changes nothing.
@@ -253,6 +256,7 @@ impl std::fmt::Debug for RequestContext<'_> {
             .field("now", &self.now)
             .field("session", &self.session)
             .field("local_port", &self.local_port)
+            .field("host_interface", &self.host_interface)
             .field("return_value_override", &self.return_value_override)
             .finish_non_exhaustive()
     }

@@ -32,6 +32,8 @@ pub(crate) struct Device {
     pub(crate) now: Timestamp,
     pub(crate) next_id: u32,
     pub(crate) override_return: Option<u32>,
+    /// Requests come over the local host interface (host-based setup), not the network.
+    pub(crate) host_interface: bool,
 }
 
 /// One answer.
@@ -59,6 +61,7 @@ impl Device {
             now: NOW,
             next_id: 0,
             override_return: None,
+            host_interface: false,
         }
     }
 
@@ -73,6 +76,7 @@ impl Device {
             now,
             session,
             local_port: 16993,
+            host_interface: self.host_interface,
             rng: &mut self.rng,
             return_value_override: self.override_return,
         };

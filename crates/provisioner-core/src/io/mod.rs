@@ -2,3 +2,4 @@
 
 pub mod logfiles;
 pub mod pki;
+pub mod secrets;

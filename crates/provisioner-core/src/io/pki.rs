@@ -68,19 +68,31 @@ impl ProvisioningCert {
     }
 }
 
+/// Reads a text file the operator names (environment, PEM files), at most 1 MiB; the bound holds
+/// while reading, so `/dev/zero` fails fast.
+pub fn read_text_limited(path: &Path) -> Result<String, PkiFileError> {
+    read_text(path)
+}
+
 fn read_text(path: &Path) -> Result<String, PkiFileError> {
     let read = |source| PkiFileError::Read {
         path: path.to_owned(),
         source,
     };
-    let len = std::fs::metadata(path).map_err(read)?.len();
-    if len > MAX_PEM_LEN {
+    // Bounded while reading: `/dev/zero` has length 0 in its metadata and never ends.
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).map_err(read)?;
+    let mut text = String::new();
+    file.take(MAX_PEM_LEN.saturating_add(1))
+        .read_to_string(&mut text)
+        .map_err(read)?;
+    if u64::try_from(text.len()).unwrap_or(u64::MAX) > MAX_PEM_LEN {
         return Err(PkiFileError::Pem {
             path: path.to_owned(),
-            detail: format!("{len} bytes, more than {MAX_PEM_LEN}"),
+            detail: format!("more than {MAX_PEM_LEN} bytes"),
         });
     }
-    std::fs::read_to_string(path).map_err(read)
+    Ok(text)
 }
 
 /// Reads a provisioning chain and key (`chain_pem`: CERTIFICATE blocks leaf first; `key_pem`: one
@@ -153,5 +165,14 @@ mod tests {
             read_provisioning_cert(&bad_chain),
             Err(PkiFileError::Pem { .. })
         ));
+    }
+}
+
+#[cfg(all(test, unix))]
+mod limit_tests {
+    #[test]
+    fn an_endless_file_fails_fast() {
+        let r = super::read_text_limited(std::path::Path::new("/dev/zero"));
+        assert!(r.is_err());
     }
 }

@@ -490,6 +490,25 @@ impl Logs {
         self.records(file).map(|r| r.message.clone()).collect()
     }
 
+    /// How many records were ever emitted (held plus dropped): a position for
+    /// [`Self::render_since`].
+    pub fn emitted(&self) -> u64 {
+        self.dropped
+            .saturating_add(u64::try_from(self.records.len()).unwrap_or(u64::MAX))
+    }
+
+    /// The framed lines (CRLF-ended) of `file` among the records emitted at or after position
+    /// `since` (see [`Self::emitted`]): what a log writer appends after its last write.
+    pub fn render_since(&self, file: LogFile, since: u64) -> String {
+        let skip = usize::try_from(since.saturating_sub(self.dropped)).unwrap_or(usize::MAX);
+        let mut out = String::new();
+        for r in self.records.iter().skip(skip).filter(|r| r.file == file) {
+            out.push_str(&self.frame(r));
+            out.push_str("\r\n");
+        }
+        out
+    }
+
     /// The whole file as written to disk: framed lines, each ended by CRLF as on Windows.
     pub fn render(&self, file: LogFile) -> String {
         let mut out = String::new();

@@ -298,7 +298,19 @@ fn stage1(
             "AMT_TLSProtocolEndpointCollection",
             &[("ElementName", TLS_ENDPOINTS)],
         ));
-    client.create(ctx, instance).map_err(call(ctx))?;
+    match client.create(ctx, instance.clone()) {
+        Ok(_) => {}
+        // A stage 1 cut off before `CommitChanges` (power loss, kill) left its context behind:
+        // NVRAM keeps it. Point it at this certificate with a Put (re-running Create cannot
+        // replace it; rpc-go #572) so that the retry succeeds.
+        Err(CallError::Fault {
+            subcode: Some(subcode),
+            ..
+        }) if subcode == "AlreadyExists" => {
+            client.put(ctx, &[], instance).map_err(call(ctx))?;
+        }
+        Err(e) => return Err(call(ctx)(e)),
+    }
     let tls = client
         .get("AMT_TLSSettingData", &[("InstanceID", TLS_REMOTE)])
         .map_err(call("AMT_TLSSettingData"))?;
