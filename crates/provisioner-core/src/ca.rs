@@ -21,6 +21,7 @@ use time::OffsetDateTime;
 
 use crate::env::{CaDenial, EnterpriseCa};
 use crate::logs::{LogError, Logs};
+use crate::logs::{LogId, ids};
 
 /// Validity of issued certificates (the Web Server template default: two years).
 const VALIDITY: Duration = Duration::from_secs(2 * 365 * 24 * 3600);
@@ -84,11 +85,11 @@ impl CaError {
 
     /// The catalog ids this failure writes, in order: A-09 (amtopmgr.log), A-10 (amtproxymgr.log),
     /// A-17 (two amtproxymgr.log lines, argument `cert_id`). Others write nothing documented.
-    pub fn log_ids(&self) -> &'static [&'static str] {
+    pub fn log_ids(&self) -> &'static [LogId] {
         match self {
-            Self::TemplatePermissions { .. } => &["A-09"],
-            Self::DcomAccessDenied => &["A-10"],
-            Self::RevocationDenied { .. } => &["A-17.revoke", "A-17.revoke-existed"],
+            Self::TemplatePermissions { .. } => &[ids::A_09],
+            Self::DcomAccessDenied => &[ids::A_10],
+            Self::RevocationDenied { .. } => &[ids::A_17_REVOKE, ids::A_17_REVOKE_EXISTED],
             Self::BadCsr { .. } | Self::BadIssuer { .. } | Self::UnknownSerial { .. } => &[],
         }
     }
@@ -101,7 +102,7 @@ impl CaError {
             _ => "",
         };
         for id in self.log_ids() {
-            logs.emit(id, &[("cert_id", serial)], now)?;
+            logs.emit(*id, &[("cert_id", serial)], now)?;
         }
         Ok(())
     }
@@ -362,7 +363,10 @@ mod tests {
         };
         ca.set_config(cfg.clone());
         let err = ca.issue(&request, "AMTWebServer", "x.test", now);
-        assert_eq!(err.as_ref().map_err(CaError::log_ids), Err(&["A-09"][..]));
+        assert_eq!(
+            err.as_ref().map_err(CaError::log_ids),
+            Err(&[ids::A_09][..])
+        );
         cfg.deny = Some(CaDenial::DcomAccessDenied);
         ca.set_config(cfg.clone());
         let err = ca.issue(&request, "AMTWebServer", "x.test", now);
@@ -379,7 +383,7 @@ mod tests {
         let err = ca.revoke(&issued.serial);
         assert_eq!(
             err.map_err(|e| e.log_ids()),
-            Err(&["A-17.revoke", "A-17.revoke-existed"][..])
+            Err(&[ids::A_17_REVOKE, ids::A_17_REVOKE_EXISTED][..])
         );
         assert!(ca.crl_reachable());
         Ok(())

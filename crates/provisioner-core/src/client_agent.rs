@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 use crate::env::ImportedComputer;
+use crate::logs::ids;
 use crate::logs::{LogError, Logs};
 
 /// OTP length in bytes (AMT accepts 8 to 32).
@@ -102,15 +103,15 @@ pub fn start_inband(
         return Err(ClientAgentError::NotEnabled);
     }
     if !computer.heci_driver {
-        logs.emit("client.heci-missing", &[], now)?;
+        logs.emit(ids::CLIENT_HECI_MISSING, &[], now)?;
         return Err(ClientAgentError::HeciMissing);
     }
     let Some(found) = device_hashes.iter().find(|h| prov_roots.contains(h)) else {
-        logs.emit("A-12", &[], now)?;
+        logs.emit(ids::A_12, &[], now)?;
         return Err(ClientAgentError::NoValidHash);
     };
     logs.emit(
-        "client.hash-found",
+        ids::CLIENT_HASH_FOUND,
         &[("thumbprint", &found.to_configmgr_hex())],
         now,
     )?;
@@ -118,7 +119,7 @@ pub fn start_inband(
     rng.fill_bytes(&mut otp);
     let otp_hash: [u8; 32] = Sha256::digest(&otp).into();
     let uuid = computer.uuid;
-    logs.emit("client.otp-sent", &[("uuid", &uuid.to_string())], now)?;
+    logs.emit(ids::CLIENT_OTP_SENT, &[("uuid", &uuid.to_string())], now)?;
     Ok(InBandStart {
         request: OtpRequest { uuid, otp_hash },
         otp,
@@ -165,7 +166,7 @@ mod tests {
         assert_eq!(start.request.otp_hash, hash);
         assert_eq!(
             logs.ids(LogFile::OobMgmt),
-            vec!["client.hash-found", "client.otp-sent"]
+            vec![ids::CLIENT_HASH_FOUND, ids::CLIENT_OTP_SENT]
         );
         assert!(!format!("{start:?}").contains(&hex::encode(&start.otp)));
         Ok(())
@@ -201,7 +202,7 @@ mod tests {
         assert_eq!(r.map_err(|e| e.id()), Err("client/not-installed"));
         assert_eq!(
             logs.ids(LogFile::OobMgmt),
-            vec!["A-12", "client.heci-missing"]
+            vec![ids::A_12, ids::CLIENT_HECI_MISSING]
         );
         Ok(())
     }

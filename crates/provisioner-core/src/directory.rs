@@ -10,6 +10,7 @@ use thiserror::Error;
 
 use crate::env::ActiveDirectory;
 use crate::logs::{LogError, Logs};
+use crate::logs::{LogId, ids};
 
 /// An AMT computer account in AD.
 #[derive(Clone, Debug, Eq, PartialEq)]
@@ -67,11 +68,13 @@ impl AdError {
 
     /// The amtproxymgr.log catalog ids this failure writes, in order (A-04: the two documented
     /// lines plus our detail line with FQDN and container). A-05 has no documented line.
-    pub fn log_ids(&self) -> &'static [&'static str] {
+    pub fn log_ids(&self) -> &'static [LogId] {
         match self {
-            Self::ContainerMissing { .. } => {
-                &["A-04.container", "A-04.createobject", "A-04.detail"]
-            }
+            Self::ContainerMissing { .. } => &[
+                ids::A_04_CONTAINER,
+                ids::A_04_CREATEOBJECT,
+                ids::A_04_DETAIL,
+            ],
             Self::DisjointNamespace { .. } | Self::NoSuchAccount { .. } => &[],
         }
     }
@@ -84,7 +87,7 @@ impl AdError {
         {
             let args = [("fqdn", fqdn.as_str()), ("container", container.as_str())];
             for id in self.log_ids() {
-                logs.emit(id, &args, now)?;
+                logs.emit(*id, &args, now)?;
             }
         }
         Ok(())

@@ -23,6 +23,7 @@ use provisioner_core::env::{AmtAccount, Environment, ImportedComputer, Provision
 use provisioner_core::events::{EventLog, Outcome};
 use provisioner_core::io::logfiles::LogAppender;
 use provisioner_core::io::pki::{load_enterprise_ca, read_provisioning_cert};
+use provisioner_core::logs::ids;
 use provisioner_core::logs::{LogConfig, Logs};
 use provisioner_core::net::hello_listener::HelloListener;
 use provisioner_core::net::{SystemClock, TcpConnector};
@@ -196,7 +197,7 @@ fn run_device(
     let clock = SystemClock;
     let identity = site.identities.first().context("no identity")?;
     logs.emit(
-        "provision.start",
+        ids::PROVISION_START,
         &[
             ("uuid", &computer.uuid.to_string()),
             ("fqdn", &computer.fqdn),

@@ -42,6 +42,7 @@ use crate::env::{
 pub use crate::events::AmtStatus;
 use crate::events::{DiscardReason, EventLog, Outcome, ProvisionEvent, SessionSummary};
 use crate::logs::{LogError, Logs};
+use crate::logs::{LogId, ids};
 
 /// Warn about provisioning certificates that expire within this time.
 const EXPIRY_WARNING: Duration = Duration::from_secs(30 * 24 * 3600);
@@ -328,7 +329,7 @@ impl ServicePoint {
                 }
                 let ip = from.ip().to_string();
                 self.log(
-                    "hello.malformed",
+                    ids::HELLO_MALFORMED,
                     &[("ip", &ip), ("error", &e.to_string())],
                     now,
                 );
@@ -387,13 +388,13 @@ impl ServicePoint {
         };
         let uuid_text = uuid.to_string();
         self.log(
-            "remove.requested",
+            ids::REMOVE_REQUESTED,
             &[("fqdn", &computer.fqdn), ("uuid", &uuid_text)],
             now,
         );
         if let Some(serial) = web_cert_serial {
             match ca.revoke(serial) {
-                Ok(()) => self.log("ca.revoked", &[("cert_id", serial)], now),
+                Ok(()) => self.log(ids::CA_REVOKED, &[("cert_id", serial)], now),
                 Err(e) => {
                     if let Err(e) = e.emit_logs(&mut self.logs, now) {
                         self.log_errors.push(e);
@@ -415,23 +416,23 @@ impl ServicePoint {
         }
         let sam = format!("{}$iME", computer.name);
         if directory.delete_account(&sam).is_ok() {
-            self.log("ad.deleted", &[("account", &sam)], now);
+            self.log(ids::AD_DELETED, &[("account", &sam)], now);
         }
         let last = self.devices.get(uuid).and_then(|d| d.last_source);
         let Some(target) = self.resolve(&computer, last) else {
-            self.log("remove.failed", &[("uuid", &uuid_text)], now);
+            self.log(ids::REMOVE_FAILED, &[("uuid", &uuid_text)], now);
             return Vec::new();
         };
         self.log(
-            "remove.start",
+            ids::REMOVE_START,
             &[("uuid", &uuid_text), ("target", &target.to_string())],
             now,
         );
         let abort_after_tls =
             self.env.configmgr.version == ConfigMgrVersion::Sp2 && !ca.crl_reachable();
         if abort_after_tls {
-            self.log("A-19.description", &[], now);
-            self.log("A-19.code", &[], now);
+            self.log(ids::A_19_DESCRIPTION, &[], now);
+            self.log(ids::A_19_CODE, &[], now);
         }
         vec![Action::Unprovision {
             uuid: *uuid,
@@ -448,18 +449,18 @@ impl ServicePoint {
             record.status = AmtStatus::NotProvisioned;
             let status = record.status.to_string();
             self.log(
-                "remove.completed",
+                ids::REMOVE_COMPLETED,
                 &[("uuid", &uuid_text), ("status", &status)],
                 now,
             );
         } else {
-            self.log("remove.failed", &[("uuid", &uuid_text)], now);
+            self.log(ids::REMOVE_FAILED, &[("uuid", &uuid_text)], now);
         }
     }
 
     /// Writes a catalog line. A failure is a catalog bug (the catalog tests rule it out); it is
     /// kept in [`Self::log_errors`] instead of panicking.
-    fn log(&mut self, id: &str, args: &[(&str, &str)], now: Timestamp) {
+    fn log(&mut self, id: LogId, args: &[(&str, &str)], now: Timestamp) {
         if let Err(e) = self.logs.emit(id, args, now) {
             self.log_errors.push(e);
         }
@@ -487,8 +488,12 @@ impl ServicePoint {
             let sp = self.env.configmgr.service_point_fqdn.clone();
             let suffix = sp.split_once('.').map_or("", |(_, d)| d).to_owned();
             let path = self.env.configmgr.install_path.clone();
-            self.log("A-15.alias", &[("suffix", &suffix), ("sp_fqdn", &sp)], now);
-            self.log("A-15.instruction", &[("path", &path)], now);
+            self.log(
+                ids::A_15_ALIAS,
+                &[("suffix", &suffix), ("sp_fqdn", &sp)],
+                now,
+            );
+            self.log(ids::A_15_INSTRUCTION, &[("path", &path)], now);
         }
     }
 
@@ -509,7 +514,7 @@ impl ServicePoint {
             let thumb = e.leaf_thumbprint.to_configmgr_hex();
             let cert_id = (index + 1).to_string();
             self.log(
-                "cert-expiry",
+                ids::CERT_EXPIRY,
                 &[
                     ("thumbprint", &thumb),
                     ("days", &days),
@@ -542,24 +547,28 @@ impl ServicePoint {
                 retry_count: packet.retry_count,
             },
         );
-        self.log("hello.received", &[("ip", &ip), ("uuid", &uuid_text)], now);
+        self.log(
+            ids::HELLO_RECEIVED,
+            &[("ip", &ip), ("uuid", &uuid_text)],
+            now,
+        );
         let args = [("ip", ip.as_str()), ("uuid", uuid_text.as_str())];
         let Some(computer) = self.env.computer(&uuid).cloned() else {
-            self.log("hello.discarded-unknown", &args, now);
+            self.log(ids::HELLO_DISCARDED_UNKNOWN, &args, now);
             return self.discard(uuid, DiscardReason::UnknownUuid, now);
         };
         if self.env.configmgr.version == ConfigMgrVersion::Sp1 && computer.previously_discovered {
-            self.log("hello.discarded-unknown", &args, now);
+            self.log(ids::HELLO_DISCARDED_UNKNOWN, &args, now);
             return self.discard(uuid, DiscardReason::NoSiteCode, now);
         }
         if computer.client_installed {
-            self.log("hello.discarded-client-installed", &args, now);
+            self.log(ids::HELLO_DISCARDED_CLIENT_INSTALLED, &args, now);
             return self.discard(uuid, DiscardReason::ClientInstalled, now);
         }
         let hashes = match &packet.kind {
             HelloKind::Pki { hashes } => hashes,
             HelloKind::Psk { .. } => {
-                self.log("hello.discarded-psk", &args, now);
+                self.log(ids::HELLO_DISCARDED_PSK, &args, now);
                 return self.discard(uuid, DiscardReason::PskHello, now);
             }
         };
@@ -569,7 +578,7 @@ impl ServicePoint {
             record.status = AmtStatus::NotProvisioned;
         }
         if record.busy(now) {
-            self.log("hello.discarded-busy", &args, now);
+            self.log(ids::HELLO_DISCARDED_BUSY, &args, now);
             return self.discard(uuid, DiscardReason::SessionRunning, now);
         }
         let cert_index = self
@@ -578,7 +587,7 @@ impl ServicePoint {
             .find(|(_, root)| hashes.contains(root))
             .map(|(i, _)| *i);
         let Some(cert_index) = cert_index else {
-            self.log("A-11", &[("uuid", &uuid_text)], now);
+            self.log(ids::A_11, &[("uuid", &uuid_text)], now);
             return self.discard(uuid, DiscardReason::HashMismatch, now);
         };
         let target = self.resolve(&computer, Some(from.ip()));
@@ -601,11 +610,11 @@ impl ServicePoint {
             Vec::new()
         };
         let Some(computer) = self.env.computer(&uuid).cloned() else {
-            self.log("inband.unknown", &[("uuid", &uuid_text)], now);
+            self.log(ids::INBAND_UNKNOWN, &[("uuid", &uuid_text)], now);
             return refuse(self);
         };
         self.log(
-            "inband.request",
+            ids::INBAND_REQUEST,
             &[("name", &computer.name), ("uuid", &uuid_text)],
             now,
         );
@@ -616,7 +625,7 @@ impl ServicePoint {
             && self.env.configmgr.site_mode == SiteMode::Mixed
             && !computer.client_approved
         {
-            self.log("A-06", &[], now);
+            self.log(ids::A_06, &[], now);
             return refuse(self);
         }
         let record = self.devices.entry(uuid).or_default();
@@ -629,7 +638,7 @@ impl ServicePoint {
         let last = self.devices.get(&uuid).and_then(|d| d.last_source);
         let Some(target) = self.resolve(&computer, last) else {
             self.log(
-                "inband.unresolved",
+                ids::INBAND_UNRESOLVED,
                 &[("fqdn", &computer.fqdn), ("uuid", &uuid_text)],
                 now,
             );
@@ -643,7 +652,7 @@ impl ServicePoint {
             },
         );
         self.log(
-            "inband.instruct",
+            ids::INBAND_INSTRUCT,
             &[("uuid", &uuid_text), ("fqdn", &computer.fqdn)],
             now,
         );
@@ -688,7 +697,7 @@ impl ServicePoint {
             },
         );
         self.log(
-            "provision.start",
+            ids::PROVISION_START,
             &[
                 ("uuid", &uuid.to_string()),
                 ("fqdn", &computer.fqdn),

@@ -6,6 +6,7 @@ use provisioner_core::io::logfiles::write_log_dir;
 use provisioner_core::logs::{
     CATALOG, LogConfig, LogFile, LogText, Logs, Severity, Versions, Wording, lookup,
 };
+use provisioner_core::logs::{LogId, ids};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -22,6 +23,7 @@ fn dummy_args(text: &LogText) -> Vec<(String, String)> {
 
 fn emit_owned(logs: &mut Logs, id: &str, args: &[(String, String)], now: Timestamp) -> TestResult {
     let borrowed: Vec<(&str, &str)> = args.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let id = LogId::by_name(id).ok_or_else(|| format!("{id} is not in the catalog"))?;
     logs.emit(id, &borrowed, now)?;
     Ok(())
 }
@@ -208,7 +210,8 @@ fn verbatim_texts_equal_the_error_catalog_byte_for_byte() -> TestResult {
             text.wording
         );
         let mut logs = Logs::new(LogConfig::default());
-        logs.emit(id, args, Timestamp::EPOCH)?;
+        let log_id = LogId::by_name(id).ok_or_else(|| format!("{id} is not in the catalog"))?;
+        logs.emit(log_id, args, Timestamp::EPOCH)?;
         assert_eq!(
             logs.messages(text.file),
             vec![(*expected).to_owned()],
@@ -365,19 +368,19 @@ fn documented_entries_have_the_documented_file_tag_and_versions() -> TestResult 
     }
     // Reconstructed back-translations, exactly as error-catalog.md gives them.
     let mut logs = Logs::new(LogConfig::default());
-    logs.emit("A-11", &[("uuid", "<UUID>")], Timestamp::EPOCH)?;
+    logs.emit(ids::A_11, &[("uuid", "<UUID>")], Timestamp::EPOCH)?;
     logs.emit(
-        "A-18.core-version",
+        ids::A_18_CORE_VERSION,
         &[("ip", "<IP address of the computer to provision>")],
         Timestamp::EPOCH,
     )?;
     logs.emit(
-        "A-17.revoke",
+        ids::A_17_REVOKE,
         &[("cert_id", "<certificate ID>")],
         Timestamp::EPOCH,
     )?;
     logs.emit(
-        "A-17.revoke-existed",
+        ids::A_17_REVOKE_EXISTED,
         &[("cert_id", "<certificate ID>")],
         Timestamp::EPOCH,
     )?;
@@ -402,7 +405,7 @@ fn documented_entries_have_the_documented_file_tag_and_versions() -> TestResult 
 fn the_godaddy_line_renders_as_the_documented_raw_equivalent() -> TestResult {
     let mut logs = Logs::new(LogConfig::default());
     logs.emit(
-        "cert-expiry",
+        ids::CERT_EXPIRY,
         &[
             ("thumbprint", "55B7AF313A725CA10BB47A382494A3BD2927D1FB"),
             ("days", "4"),
@@ -426,7 +429,7 @@ fn client_component_and_bias_are_configurable() -> TestResult {
         bias_minutes: -60,
         ..LogConfig::default()
     });
-    logs.emit("A-12", &[], GODADDY_TIME)?;
+    logs.emit(ids::A_12, &[], GODADDY_TIME)?;
     assert_eq!(
         logs.lines(LogFile::OobMgmt),
         vec![
@@ -442,23 +445,23 @@ fn rendered_logs_snapshot() -> TestResult {
     let t = |s: i64| Timestamp::from_unix_millis(1_800_000_000_000 + s * 1000);
     let uuid = "8c4d6b2a-1f3e-4a5b-9c7d-0e1f2a3b4c5d";
     logs.emit(
-        "hello.received",
+        ids::HELLO_RECEIVED,
         &[("ip", "192.0.2.10"), ("uuid", uuid)],
         t(0),
     )?;
-    logs.emit("A-11", &[("uuid", uuid)], t(1))?;
-    logs.emit("A-04.container", &[], t(2))?;
-    logs.emit("A-04.createobject", &[], t(2))?;
+    logs.emit(ids::A_11, &[("uuid", uuid)], t(1))?;
+    logs.emit(ids::A_04_CONTAINER, &[], t(2))?;
+    logs.emit(ids::A_04_CREATEOBJECT, &[], t(2))?;
     logs.emit(
-        "A-04.detail",
+        ids::A_04_DETAIL,
         &[
             ("fqdn", "amt-device-01.corp.amt-sim.test"),
             ("container", "OU=AMT Computers,DC=corp,DC=amt-sim,DC=test"),
         ],
         t(2),
     )?;
-    logs.emit("A-12", &[], t(3))?;
-    logs.emit("client.otp-sent", &[("uuid", uuid)], t(4))?;
+    logs.emit(ids::A_12, &[], t(3))?;
+    logs.emit(ids::CLIENT_OTP_SENT, &[("uuid", uuid)], t(4))?;
     let all: String = LogFile::ALL
         .iter()
         .map(|f| {
@@ -478,7 +481,7 @@ fn write_log_dir_writes_three_files_atomically() -> TestResult {
     let dir = tempfile::tempdir()?;
     let target = dir.path().join("logs");
     let mut logs = Logs::new(LogConfig::default());
-    logs.emit("A-10", &[], GODADDY_TIME)?;
+    logs.emit(ids::A_10, &[], GODADDY_TIME)?;
     write_log_dir(&logs, &target)?;
     let proxy = std::fs::read_to_string(target.join("amtproxymgr.log"))?;
     assert_eq!(proxy, logs.render(LogFile::AmtProxyMgr));
@@ -494,7 +497,7 @@ fn write_log_dir_writes_three_files_atomically() -> TestResult {
         vec!["amtopmgr.log", "amtproxymgr.log", "oobmgmt.log"]
     );
     // Rewriting replaces the content.
-    logs.emit("A-10", &[], GODADDY_TIME)?;
+    logs.emit(ids::A_10, &[], GODADDY_TIME)?;
     write_log_dir(&logs, &target)?;
     assert_eq!(
         std::fs::read_to_string(target.join("amtproxymgr.log"))?
@@ -539,7 +542,9 @@ mod explain {
                 .collect();
             let mut logs = Logs::new(LogConfig::default());
             let borrowed: Vec<(&str, &str)> = args.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            prop_assert!(logs.emit(text.id, &borrowed, Timestamp::from_unix_millis(millis)).is_ok());
+            let id = LogId::by_name(text.id);
+            prop_assert!(id.is_some());
+            prop_assert!(id.is_some_and(|id| logs.emit(id, &borrowed, Timestamp::from_unix_millis(millis)).is_ok()));
             let line = logs.lines(text.file).pop().unwrap_or_default();
             let parsed = parse_line(&line);
             prop_assert_ne!(parsed.format, LineFormat::Bare);

@@ -790,7 +790,7 @@ fn environment_secrets_are_redacted_from_every_log_line() -> TestResult {
     let mut sp = service_point(env)?;
     let detail = format!("digest with {password} and MEBx {mebx}");
     sp.logs_mut().emit(
-        "tls.failed",
+        provisioner_core::logs::ids::TLS_FAILED,
         &[("uuid", "u"), ("target", "t"), ("detail", &detail)],
         at(0),
     )?;
@@ -852,7 +852,7 @@ fn recorded_admin_passwords_are_kept_per_device_and_never_shown() -> TestResult 
     assert_eq!(sp.admin_password(&uuid), Some(password));
     assert!(!format!("{sp:?}").contains(password));
     sp.logs_mut().emit(
-        "tls.failed",
+        provisioner_core::logs::ids::TLS_FAILED,
         &[("uuid", "u"), ("target", "t"), ("detail", password)],
         at(0),
     )?;

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use amt_wire::time::Timestamp;
-use provisioner_core::logs::{LogConfig, Logs};
+use provisioner_core::logs::{LogConfig, LogId, Logs, ids};
 
 use super::*;
 
@@ -174,7 +174,7 @@ fn exact_match_recovers_placeholder_values() {
 fn framed_sms_trace_line_is_stripped() {
     let mut logs = Logs::new(LogConfig::default());
     assert_eq!(
-        logs.emit("A-18.apply", &[("hex", "0x193b95c")], Timestamp::EPOCH),
+        logs.emit(ids::A_18_APPLY, &[("hex", "0x193b95c")], Timestamp::EPOCH),
         Ok(())
     );
     let lines = logs.lines(LogFile::AmtOpMgr);
@@ -576,9 +576,10 @@ fn every_catalog_text_explains_back_from_its_framed_line() {
             .collect();
         let args: Vec<(&str, &str)> = owned.iter().map(|(n, v)| (*n, v.as_str())).collect();
         let mut logs = Logs::new(LogConfig::default());
+        let id = LogId::by_name(text.id);
         assert_eq!(
-            logs.emit(text.id, &args, Timestamp::EPOCH),
-            Ok(()),
+            id.map(|id| logs.emit(id, &args, Timestamp::EPOCH)),
+            Some(Ok(())),
             "{}",
             text.id
         );

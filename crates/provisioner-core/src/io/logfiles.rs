@@ -82,7 +82,7 @@ mod tests {
     use amt_wire::time::Timestamp;
 
     use super::*;
-    use crate::logs::LogConfig;
+    use crate::logs::{LogConfig, ids};
 
     #[test]
     fn the_appender_adds_only_new_lines_and_keeps_earlier_runs() -> io::Result<()> {
@@ -92,7 +92,7 @@ mod tests {
         let events = crate::events::EventLog::new();
         let mut w = LogAppender::new(dir.path())?;
         logs.emit(
-            "provision.start",
+            ids::PROVISION_START,
             &[
                 ("uuid", "u1"),
                 ("fqdn", "a.b"),
@@ -106,7 +106,7 @@ mod tests {
         w.append(&logs, &events)?;
         w.append(&logs, &events)?;
         logs.emit(
-            "provision.start",
+            ids::PROVISION_START,
             &[
                 ("uuid", "u2"),
                 ("fqdn", "a.b"),

@@ -47,10 +47,28 @@ const fn t(
     }
 }
 
-/// Every log text, documented ones first (catalog order), then invented progress lines.
-pub static CATALOG: &[LogText] = &[
+/// Defines the one table ([`CATALOG`]) and, from the same rows, a typed id per row ([`ids`]): code
+/// emits a line through its constant (`ids::A_18_ISC`), so an unknown id is a compile error.
+macro_rules! catalog {
+    ($($(#[$meta:meta])* $name:ident = t($id:literal, $($rest:expr),+ $(,)?)),+ $(,)?) => {
+        /// Every log text, documented ones first (catalog order), then invented progress lines.
+        pub static CATALOG: &[LogText] = &[$(t($id, $($rest),+)),+];
+
+        /// The typed id of every row of [`CATALOG`], named after its id (`A-18.isc` →
+        /// `A_18_ISC`, `hello.received` → `HELLO_RECEIVED`).
+        pub mod ids {
+            use super::super::LogId;
+            $(
+                #[doc = concat!("`", $id, "`")]
+                pub const $name: LogId = LogId::from_catalog($id);
+            )+
+        }
+    };
+}
+
+catalog! {
     // the "Device internal error" texts (A-03 shows the same two texts).
-    t(
+    A_02_SP1 = t(
         "A-02.sp1",
         AmtOpMgr,
         OP,
@@ -60,7 +78,7 @@ pub static CATALOG: &[LogText] = &[
         "error-catalog A-02/A-03 (S-DE), SP1 text",
         Sp1,
     ),
-    t(
+    A_02_SP2 = t(
         "A-02.sp2",
         AmtOpMgr,
         OP,
@@ -71,7 +89,7 @@ pub static CATALOG: &[LogText] = &[
         Sp2,
     ),
     // AD container missing (site server, amtproxymgr.log).
-    t(
+    A_04_CONTAINER = t(
         "A-04.container",
         AmtProxyMgr,
         PROXY,
@@ -81,7 +99,7 @@ pub static CATALOG: &[LogText] = &[
         "error-catalog A-04 (S-DE)",
         Both,
     ),
-    t(
+    A_04_CREATEOBJECT = t(
         "A-04.createobject",
         AmtProxyMgr,
         PROXY,
@@ -91,7 +109,7 @@ pub static CATALOG: &[LogText] = &[
         "error-catalog A-04 (S-DE)",
         Both,
     ),
-    t(
+    A_04_DETAIL = t(
         "A-04.detail",
         AmtProxyMgr,
         PROXY,
@@ -102,7 +120,7 @@ pub static CATALOG: &[LogText] = &[
         Both,
     ),
     // in-band refused, client not approved (SP2 mixed mode).
-    t(
+    A_06 = t(
         "A-06",
         AmtOpMgr,
         OP,
@@ -113,7 +131,7 @@ pub static CATALOG: &[LogText] = &[
         Sp2,
     ),
     // no device certificate (template permissions).
-    t(
+    A_09 = t(
         "A-09",
         AmtOpMgr,
         OP,
@@ -124,7 +142,7 @@ pub static CATALOG: &[LogText] = &[
         Both,
     ),
     // DCOM access to the CA denied.
-    t(
+    A_10 = t(
         "A-10",
         AmtProxyMgr,
         PROXY,
@@ -135,7 +153,7 @@ pub static CATALOG: &[LogText] = &[
         Both,
     ),
     // hash-list error (English wording unknown).
-    t(
+    A_11 = t(
         "A-11",
         AmtOpMgr,
         OP,
@@ -146,7 +164,7 @@ pub static CATALOG: &[LogText] = &[
         Both,
     ),
     // in-band hash mismatch on the client.
-    t(
+    A_12 = t(
         "A-12",
         OobMgmt,
         CLIENT,
@@ -157,7 +175,7 @@ pub static CATALOG: &[LogText] = &[
         Both,
     ),
     // ProvisionServer alias never registered.
-    t(
+    A_15_ALIAS = t(
         "A-15.alias",
         AmtOpMgr,
         OP,
@@ -167,7 +185,7 @@ pub static CATALOG: &[LogText] = &[
         "error-catalog A-15 (S-DE; curly apostrophe and stray '>' as printed; the doc's '<out_of_band_service_point_FQDN>.domain_suffix' is one value here, {sp_fqdn})",
         Both,
     ),
-    t(
+    A_15_INSTRUCTION = t(
         "A-15.instruction",
         AmtOpMgr,
         OP,
@@ -178,7 +196,7 @@ pub static CATALOG: &[LogText] = &[
         Both,
     ),
     // revocation denied (English wording between the function names unknown).
-    t(
+    A_17_REVOKE = t(
         "A-17.revoke",
         AmtProxyMgr,
         PROXY,
@@ -188,7 +206,7 @@ pub static CATALOG: &[LogText] = &[
         "error-catalog A-17 (S-DE, back-translated)",
         Both,
     ),
-    t(
+    A_17_REVOKE_EXISTED = t(
         "A-17.revoke-existed",
         AmtProxyMgr,
         PROXY,
@@ -199,7 +217,7 @@ pub static CATALOG: &[LogText] = &[
         Both,
     ),
     // root key over 2048 bits; file configurable (`LogConfig::a18_file`).
-    t(
+    A_18_ISC = t(
         "A-18.isc",
         AmtOpMgr,
         OP,
@@ -209,7 +227,7 @@ pub static CATALOG: &[LogText] = &[
         "error-catalog A-18 (S-DE; same wording in amtopmgr.log in S-321)",
         Both,
     ),
-    t(
+    A_18_APPLY = t(
         "A-18.apply",
         AmtOpMgr,
         OP,
@@ -219,7 +237,7 @@ pub static CATALOG: &[LogText] = &[
         "error-catalog A-18 (S-DE; the hex is pointer-like and varies)",
         Both,
     ),
-    t(
+    A_18_CORE_VERSION = t(
         "A-18.core-version",
         AmtOpMgr,
         OP,
@@ -230,7 +248,7 @@ pub static CATALOG: &[LogText] = &[
         Both,
     ),
     // CRL unreachable (WinRM on Windows Server 2008 R2).
-    t(
+    A_19_DESCRIPTION = t(
         "A-19.description",
         AmtOpMgr,
         OP,
@@ -240,7 +258,7 @@ pub static CATALOG: &[LogText] = &[
         "error-catalog A-19 (S-DE; written as two lines)",
         Sp2,
     ),
-    t(
+    A_19_CODE = t(
         "A-19.code",
         AmtOpMgr,
         OP,
@@ -251,7 +269,7 @@ pub static CATALOG: &[LogText] = &[
         Sp2,
     ),
     // WS-MAN call failed (wireless address, proxy, FQDN over 44 bytes).
-    t(
+    A_20 = t(
         "A-20",
         AmtOpMgr,
         OP,
@@ -262,7 +280,7 @@ pub static CATALOG: &[LogText] = &[
         Sp2,
     ),
     // Provisioning certificate about to expire.
-    t(
+    CERT_EXPIRY = t(
         "cert-expiry",
         AmtOpMgr,
         OP,
@@ -273,7 +291,7 @@ pub static CATALOG: &[LogText] = &[
         Both,
     ),
     // ---- Invented progress lines: no documented text exists (error-catalog §5). ----
-    t(
+    HELLO_RECEIVED = t(
         "hello.received",
         AmtOpMgr,
         OP,
@@ -283,7 +301,7 @@ pub static CATALOG: &[LogText] = &[
         "invented (error-catalog §2 step 1)",
         Both,
     ),
-    t(
+    HELLO_DISCARDED_UNKNOWN = t(
         "hello.discarded-unknown",
         AmtOpMgr,
         OP,
@@ -293,7 +311,7 @@ pub static CATALOG: &[LogText] = &[
         "invented (error-catalog §2 step 2: unknown UUID, Hello discarded)",
         Both,
     ),
-    t(
+    HELLO_DISCARDED_CLIENT_INSTALLED = t(
         "hello.discarded-client-installed",
         AmtOpMgr,
         OP,
@@ -303,7 +321,7 @@ pub static CATALOG: &[LogText] = &[
         "invented (error-catalog §2 in-band paragraph)",
         Both,
     ),
-    t(
+    HELLO_DISCARDED_BUSY = t(
         "hello.discarded-busy",
         AmtOpMgr,
         OP,
@@ -313,7 +331,7 @@ pub static CATALOG: &[LogText] = &[
         "invented (de-duplication while a session runs)",
         Both,
     ),
-    t(
+    HELLO_DISCARDED_PSK = t(
         "hello.discarded-psk",
         AmtOpMgr,
         OP,
@@ -323,7 +341,7 @@ pub static CATALOG: &[LogText] = &[
         "invented (ConfigMgr 2007 provisions with PKI only)",
         Both,
     ),
-    t(
+    HELLO_MALFORMED = t(
         "hello.malformed",
         AmtOpMgr,
         OP,
@@ -333,7 +351,7 @@ pub static CATALOG: &[LogText] = &[
         "invented (a Hello that does not parse)",
         Both,
     ),
-    t(
+    PROVISION_START = t(
         "provision.start",
         AmtOpMgr,
         OP,
@@ -343,7 +361,7 @@ pub static CATALOG: &[LogText] = &[
         "invented (error-catalog §2 step 3)",
         Both,
     ),
-    t(
+    TLS_ESTABLISHED = t(
         "tls.established",
         AmtOpMgr,
         OP,
@@ -353,7 +371,7 @@ pub static CATALOG: &[LogText] = &[
         "invented (error-catalog §2 step 3)",
         Both,
     ),
-    t(
+    TLS_FAILED = t(
         "tls.failed",
         AmtOpMgr,
         OP,
@@ -363,7 +381,7 @@ pub static CATALOG: &[LogText] = &[
         "invented (used only where no documented line applies)",
         Both,
     ),
-    t(
+    DIGEST_TRYING = t(
         "digest.trying",
         AmtOpMgr,
         OP,
@@ -373,7 +391,7 @@ pub static CATALOG: &[LogText] = &[
         "invented (error-catalog §2 step 4)",
         Both,
     ),
-    t(
+    DIGEST_REJECTED = t(
         "digest.rejected",
         AmtOpMgr,
         OP,
@@ -383,7 +401,7 @@ pub static CATALOG: &[LogText] = &[
         "invented (error-catalog §2 step 4)",
         Both,
     ),
-    t(
+    DIGEST_NONE_ACCEPTED = t(
         "digest.none-accepted",
         AmtOpMgr,
         OP,
@@ -393,7 +411,7 @@ pub static CATALOG: &[LogText] = &[
         "invented (error-catalog A-16: no documented line)",
         Both,
     ),
-    t(
+    AD_REQUEST = t(
         "ad.request",
         AmtOpMgr,
         OP,
@@ -403,7 +421,7 @@ pub static CATALOG: &[LogText] = &[
         "invented (error-catalog §2 step 5)",
         Both,
     ),
-    t(
+    AD_CREATED = t(
         "ad.created",
         AmtProxyMgr,
         PROXY,
@@ -413,7 +431,7 @@ pub static CATALOG: &[LogText] = &[
         "invented (error-catalog §2 step 5)",
         Both,
     ),
-    t(
+    CA_REQUESTED = t(
         "ca.requested",
         AmtProxyMgr,
         PROXY,
@@ -423,7 +441,7 @@ pub static CATALOG: &[LogText] = &[
         "invented (error-catalog §2 step 6)",
         Both,
     ),
-    t(
+    CA_ISSUED = t(
         "ca.issued",
         AmtProxyMgr,
         PROXY,
@@ -433,7 +451,7 @@ pub static CATALOG: &[LogText] = &[
         "invented (error-catalog §2 step 6)",
         Both,
     ),
-    t(
+    STAGE1_STARTED = t(
         "stage1.started",
         AmtOpMgr,
         OP,
@@ -443,7 +461,7 @@ pub static CATALOG: &[LogText] = &[
         "invented (S-ABOUT: amtopmgr.log covers first-stage provisioning)",
         Both,
     ),
-    t(
+    STAGE1_COMPLETED = t(
         "stage1.completed",
         AmtOpMgr,
         OP,
@@ -453,7 +471,7 @@ pub static CATALOG: &[LogText] = &[
         "invented (S-ABOUT)",
         Both,
     ),
-    t(
+    STAGE1_FAILED = t(
         "stage1.failed",
         AmtOpMgr,
         OP,
@@ -463,7 +481,7 @@ pub static CATALOG: &[LogText] = &[
         "invented (S-ABOUT)",
         Both,
     ),
-    t(
+    STAGE2_STARTED = t(
         "stage2.started",
         AmtOpMgr,
         OP,
@@ -473,7 +491,7 @@ pub static CATALOG: &[LogText] = &[
         "invented (S-ABOUT: amtopmgr.log covers second-stage provisioning)",
         Both,
     ),
-    t(
+    STAGE2_ACL = t(
         "stage2.acl",
         AmtOpMgr,
         OP,
@@ -483,7 +501,7 @@ pub static CATALOG: &[LogText] = &[
         "invented (error-catalog §2 step 7)",
         Both,
     ),
-    t(
+    STAGE2_INTERFACES = t(
         "stage2.interfaces",
         AmtOpMgr,
         OP,
@@ -493,7 +511,7 @@ pub static CATALOG: &[LogText] = &[
         "invented (error-catalog §2 step 7: ping, web console, SOL, IDE-R)",
         Both,
     ),
-    t(
+    STAGE2_KERBEROS = t(
         "stage2.kerberos",
         AmtOpMgr,
         OP,
@@ -503,7 +521,7 @@ pub static CATALOG: &[LogText] = &[
         "invented (error-catalog §2 step 7)",
         Both,
     ),
-    t(
+    STAGE2_POWER = t(
         "stage2.power",
         AmtOpMgr,
         OP,
@@ -513,7 +531,7 @@ pub static CATALOG: &[LogText] = &[
         "invented (error-catalog §2 step 7: SP1 5, SP2 configured)",
         Both,
     ),
-    t(
+    STAGE2_WIRELESS_CLEARED = t(
         "stage2.wireless-cleared",
         AmtOpMgr,
         OP,
@@ -523,7 +541,7 @@ pub static CATALOG: &[LogText] = &[
         "invented (error-catalog §2 step 7, SP2 only)",
         Sp2,
     ),
-    t(
+    STAGE2_WIRELESS_DETECTED = t(
         "stage2.wireless-detected",
         AmtOpMgr,
         OP,
@@ -533,7 +551,7 @@ pub static CATALOG: &[LogText] = &[
         "invented (error-catalog §2 step 7, SP2 only)",
         Sp2,
     ),
-    t(
+    STAGE2_WIRELESS_PROFILES = t(
         "stage2.wireless-profiles",
         AmtOpMgr,
         OP,
@@ -543,7 +561,7 @@ pub static CATALOG: &[LogText] = &[
         "invented (error-catalog §2 step 7, SP2 only)",
         Sp2,
     ),
-    t(
+    STAGE2_COMPLETED = t(
         "stage2.completed",
         AmtOpMgr,
         OP,
@@ -553,7 +571,7 @@ pub static CATALOG: &[LogText] = &[
         "invented (S-ABOUT)",
         Both,
     ),
-    t(
+    STAGE2_FAILED = t(
         "stage2.failed",
         AmtOpMgr,
         OP,
@@ -563,7 +581,7 @@ pub static CATALOG: &[LogText] = &[
         "invented (S-ABOUT)",
         Both,
     ),
-    t(
+    PROVISION_SUCCEEDED = t(
         "provision.succeeded",
         AmtOpMgr,
         OP,
@@ -573,7 +591,7 @@ pub static CATALOG: &[LogText] = &[
         "invented (error-catalog §2 step 8)",
         Both,
     ),
-    t(
+    PROVISION_FAILED = t(
         "provision.failed",
         AmtOpMgr,
         OP,
@@ -583,7 +601,7 @@ pub static CATALOG: &[LogText] = &[
         "invented (error-catalog §2 step 8)",
         Both,
     ),
-    t(
+    PROVISION_STATUS_REPORTED = t(
         "provision.status-reported",
         AmtProxyMgr,
         PROXY,
@@ -593,7 +611,7 @@ pub static CATALOG: &[LogText] = &[
         "invented (error-catalog §2 step 8: results go to the site server)",
         Both,
     ),
-    t(
+    INBAND_REQUEST = t(
         "inband.request",
         AmtProxyMgr,
         PROXY,
@@ -603,7 +621,7 @@ pub static CATALOG: &[LogText] = &[
         "invented (error-catalog §2 in-band paragraph)",
         Both,
     ),
-    t(
+    INBAND_INSTRUCT = t(
         "inband.instruct",
         AmtOpMgr,
         OP,
@@ -613,7 +631,7 @@ pub static CATALOG: &[LogText] = &[
         "invented (error-catalog §2 in-band paragraph)",
         Both,
     ),
-    t(
+    INBAND_OTP_MISMATCH = t(
         "inband.otp-mismatch",
         AmtOpMgr,
         OP,
@@ -623,7 +641,7 @@ pub static CATALOG: &[LogText] = &[
         "invented (error-catalog §2 in-band paragraph: OTP hashes compared)",
         Both,
     ),
-    t(
+    INBAND_UNRESOLVED = t(
         "inband.unresolved",
         AmtOpMgr,
         OP,
@@ -633,7 +651,7 @@ pub static CATALOG: &[LogText] = &[
         "invented (in-band needs a DNS record for the computer)",
         Both,
     ),
-    t(
+    INBAND_UNKNOWN = t(
         "inband.unknown",
         AmtProxyMgr,
         PROXY,
@@ -643,7 +661,7 @@ pub static CATALOG: &[LogText] = &[
         "invented",
         Both,
     ),
-    t(
+    REMOVE_REQUESTED = t(
         "remove.requested",
         AmtProxyMgr,
         PROXY,
@@ -653,7 +671,7 @@ pub static CATALOG: &[LogText] = &[
         "invented (error-catalog A-17/A-19: removing provisioning data)",
         Both,
     ),
-    t(
+    CA_REVOKED = t(
         "ca.revoked",
         AmtProxyMgr,
         PROXY,
@@ -663,7 +681,7 @@ pub static CATALOG: &[LogText] = &[
         "invented (error-catalog A-17: the site server revokes AMT certificates)",
         Both,
     ),
-    t(
+    AD_DELETED = t(
         "ad.deleted",
         AmtProxyMgr,
         PROXY,
@@ -673,7 +691,7 @@ pub static CATALOG: &[LogText] = &[
         "invented (error-catalog A-19 fix: the AMT account <ComputerName>$iME)",
         Both,
     ),
-    t(
+    REMOVE_START = t(
         "remove.start",
         AmtOpMgr,
         OP,
@@ -683,7 +701,7 @@ pub static CATALOG: &[LogText] = &[
         "invented (error-catalog A-19: updating or removing provisioning data)",
         Both,
     ),
-    t(
+    REMOVE_COMPLETED = t(
         "remove.completed",
         AmtOpMgr,
         OP,
@@ -693,7 +711,7 @@ pub static CATALOG: &[LogText] = &[
         "invented (error-catalog A-19)",
         Both,
     ),
-    t(
+    REMOVE_FAILED = t(
         "remove.failed",
         AmtOpMgr,
         OP,
@@ -703,7 +721,7 @@ pub static CATALOG: &[LogText] = &[
         "invented (error-catalog A-19)",
         Both,
     ),
-    t(
+    CLIENT_HECI_MISSING = t(
         "client.heci-missing",
         OobMgmt,
         CLIENT,
@@ -713,7 +731,7 @@ pub static CATALOG: &[LogText] = &[
         "invented (error-catalog §2 in-band paragraph: client checks the HECI driver)",
         Both,
     ),
-    t(
+    CLIENT_HASH_FOUND = t(
         "client.hash-found",
         OobMgmt,
         CLIENT,
@@ -723,7 +741,7 @@ pub static CATALOG: &[LogText] = &[
         "invented (error-catalog §2 in-band paragraph)",
         Both,
     ),
-    t(
+    CLIENT_OTP_SENT = t(
         "client.otp-sent",
         OobMgmt,
         CLIENT,
@@ -733,7 +751,7 @@ pub static CATALOG: &[LogText] = &[
         "invented (error-catalog §2 in-band paragraph)",
         Both,
     ),
-    t(
+    CLIENT_STATE = t(
         "client.state",
         OobMgmt,
         CLIENT,
@@ -742,5 +760,5 @@ pub static CATALOG: &[LogText] = &[
         Invented,
         "invented (oobmgmt.log records the AMT provisioning state)",
         Both,
-    ),
-];
+    )
+}

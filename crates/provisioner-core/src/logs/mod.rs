@@ -16,7 +16,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-pub use catalog::CATALOG;
+pub use catalog::{CATALOG, ids};
 pub use format::{LineFormat, ParsedLine, parse_line};
 
 /// One of the three log files the simulation writes.
@@ -172,6 +172,65 @@ fn placeholders(template: &str) -> Vec<&str> {
 }
 
 /// The catalog entry with this id.
+/// A log text's id. Code makes one only from the catalog ([`ids`]: a constant per row, so an
+/// unknown id is a compile error) or by looking a name up ([`LogId::by_name`]).
+///
+/// ```
+/// use provisioner_core::logs::{LogId, ids};
+/// assert_eq!(ids::A_18_ISC.as_str(), "A-18.isc");
+/// assert_eq!(LogId::by_name("A-18.isc"), Some(ids::A_18_ISC));
+/// ```
+///
+/// A line the catalog does not have cannot be named:
+///
+/// ```compile_fail
+/// let _ = provisioner_core::logs::ids::NO_SUCH_LINE;
+/// ```
+///
+/// nor made up outside the catalog:
+///
+/// ```compile_fail
+/// let _ = provisioner_core::logs::LogId("A-99");
+/// ```
+#[derive(Clone, Copy, Debug, Eq, Hash, PartialEq)]
+pub struct LogId(&'static str);
+
+impl LogId {
+    /// The id of a catalog row (used by the catalog's own macro only).
+    pub(crate) const fn from_catalog(id: &'static str) -> Self {
+        Self(id)
+    }
+
+    /// The catalog row named `name`, if there is one.
+    pub fn by_name(name: &str) -> Option<Self> {
+        lookup(name).map(|t| Self(t.id))
+    }
+
+    /// The id's text (`A-18.isc`).
+    pub fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
+impl std::fmt::Display for LogId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl PartialEq<&str> for LogId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<LogId> for &str {
+    fn eq(&self, other: &LogId) -> bool {
+        *self == other.0
+    }
+}
+
+/// The catalog row with id `id`.
 pub fn lookup(id: &str) -> Option<&'static LogText> {
     CATALOG.iter().find(|t| t.id == id)
 }
@@ -418,10 +477,11 @@ impl Logs {
     /// like a secret (`password`, `ha1`, `otp`, `key`, …). Extra arguments are ignored.
     pub fn emit(
         &mut self,
-        id: &str,
+        id: LogId,
         args: &[(&str, &str)],
         now: Timestamp,
     ) -> Result<(), LogError> {
+        let id = id.as_str();
         let text = lookup(id).ok_or_else(|| LogError::UnknownId { id: id.to_owned() })?;
         if let Some((name, _)) = args.iter().find(|(name, _)| is_secret_name(name)) {
             return Err(LogError::SecretArgument {
@@ -601,12 +661,12 @@ mod tests {
     fn emit_checks_ids_arguments_and_secrets() {
         let mut logs = Logs::new(LogConfig::default());
         let now = Timestamp::EPOCH;
+        // An unknown id cannot be written (ids are the catalog's constants); by name it is absent.
+        assert_eq!(LogId::by_name("nope"), None);
+        assert_eq!(LogId::by_name("A-11"), Some(ids::A_11));
+        assert_eq!(ids::A_18_ISC.as_str(), "A-18.isc");
         assert_eq!(
-            logs.emit("nope", &[], now).map_err(|e| e.id()),
-            Err("log/unknown-id")
-        );
-        assert_eq!(
-            logs.emit("A-11", &[], now).map_err(|e| e.id()),
+            logs.emit(ids::A_11, &[], now).map_err(|e| e.id()),
             Err("log/missing-argument")
         );
         for name in [
@@ -618,13 +678,13 @@ mod tests {
             "mebx_key",
         ] {
             assert_eq!(
-                logs.emit("A-11", &[("uuid", "u"), (name, "x")], now)
+                logs.emit(ids::A_11, &[("uuid", "u"), (name, "x")], now)
                     .map_err(|e| e.id()),
                 Err("log/secret-argument"),
                 "{name}"
             );
         }
-        assert_eq!(logs.emit("A-11", &[("uuid", "u")], now), Ok(()));
+        assert_eq!(logs.emit(ids::A_11, &[("uuid", "u")], now), Ok(()));
         assert_eq!(
             logs.messages(LogFile::AmtOpMgr),
             vec![
@@ -639,7 +699,7 @@ mod tests {
             sms_message_suffix: "~~".to_owned(),
             ..LogConfig::default()
         });
-        assert_eq!(logs.emit("A-10", &[], Timestamp::EPOCH), Ok(()));
+        assert_eq!(logs.emit(ids::A_10, &[], Timestamp::EPOCH), Ok(()));
         let line = logs.lines(LogFile::AmtProxyMgr).join("");
         assert!(line.starts_with("ERROR: ICertRequest2->Submit failed: 0x80070005~~  $$<"));
         assert_eq!(
@@ -666,7 +726,7 @@ mod tests {
         for i in 0..5 {
             let uuid = i.to_string();
             assert_eq!(
-                logs.emit("A-11", &[("uuid", &uuid)], Timestamp::EPOCH),
+                logs.emit(ids::A_11, &[("uuid", &uuid)], Timestamp::EPOCH),
                 Ok(())
             );
         }
@@ -682,7 +742,7 @@ mod tests {
         logs.register_secret("P@ssw0rd-long");
         logs.register_secret("abc");
         let r = logs.emit(
-            "tls.failed",
+            ids::TLS_FAILED,
             &[
                 ("uuid", "u"),
                 ("target", "t"),
@@ -710,9 +770,9 @@ mod tests {
             .overrides
             .insert("A-11".to_owned(), "hash list {uuid} bad".to_owned());
         let mut logs = Logs::new(config);
-        assert_eq!(logs.emit("A-18.isc", &[], Timestamp::EPOCH), Ok(()));
+        assert_eq!(logs.emit(ids::A_18_ISC, &[], Timestamp::EPOCH), Ok(()));
         assert_eq!(
-            logs.emit("A-11", &[("uuid", "u")], Timestamp::EPOCH),
+            logs.emit(ids::A_11, &[("uuid", "u")], Timestamp::EPOCH),
             Ok(())
         );
         assert_eq!(logs.ids(LogFile::AmtProxyMgr), vec!["A-18.isc"]);

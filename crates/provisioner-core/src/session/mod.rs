@@ -58,6 +58,7 @@ use crate::tls::{self, ClientIdentity, RefusalKind, TlsError};
 use crate::transport::{Connector, TransportError};
 use crate::wsman_client::{CallError, ClientSettings, Credentials, WsmanClient};
 
+use crate::logs::{LogId, ids};
 pub use removal::RemovalResult;
 
 /// Everything one session needs. Borrowed, so the caller keeps the logs, events, directory and CA
@@ -197,7 +198,7 @@ impl Sink<'_> {
     }
 
     /// Emits catalog line `id` with the base arguments plus `extra`.
-    pub(crate) fn log(&mut self, id: &str, extra: &[(&str, &str)]) {
+    pub(crate) fn log(&mut self, id: LogId, extra: &[(&str, &str)]) {
         let mut args: Vec<(&str, &str)> = extra.to_vec();
         args.extend(self.base.iter().map(|(k, v)| (*k, v.as_str())));
         let now = self.clock.now();
@@ -221,9 +222,9 @@ impl Sink<'_> {
         self.attempts_seen += attempts.len();
         for attempt in attempts {
             if self.log_digest {
-                self.log("digest.trying", &[("account", &attempt.user)]);
+                self.log(ids::DIGEST_TRYING, &[("account", &attempt.user)]);
                 if !attempt.accepted {
-                    self.log("digest.rejected", &[("account", &attempt.user)]);
+                    self.log(ids::DIGEST_REJECTED, &[("account", &attempt.user)]);
                 }
             }
             self.event(ProvisionEvent::Digest {
@@ -339,9 +340,9 @@ pub fn provision(ctx: &mut SessionCtx<'_>) -> SessionResult {
     };
     let status_text = status.to_string();
     match &result {
-        Ok(()) => sink.log("provision.succeeded", &[("status", &status_text)]),
+        Ok(()) => sink.log(ids::PROVISION_SUCCEEDED, &[("status", &status_text)]),
         Err(f) => sink.log(
-            "provision.failed",
+            ids::PROVISION_FAILED,
             &[("step", f.step.name()), ("status", &status_text)],
         ),
     }
@@ -350,7 +351,7 @@ pub fn provision(ctx: &mut SessionCtx<'_>) -> SessionResult {
         sink.base.retain(|(k, _)| *k != "uuid");
         sink.base.push(("uuid", uuid.to_string()));
     }
-    sink.log("provision.status-reported", &[("status", &status_text)]);
+    sink.log(ids::PROVISION_STATUS_REPORTED, &[("status", &status_text)]);
     sink.event(ProvisionEvent::Result {
         uuid,
         outcome,
@@ -546,7 +547,7 @@ impl Steps<'_> {
                 let r = inband::check_otp(&mut client, &otp_hash);
                 sink.flush(&client);
                 if let Err(f) = r {
-                    sink.log("inband.otp-mismatch", &[]);
+                    sink.log(ids::INBAND_OTP_MISMATCH, &[]);
                     return Err(f);
                 }
             }
@@ -558,8 +559,8 @@ impl Steps<'_> {
         // SP2 on Windows Server 2008 R2: WinRM checks the CRL of the device's new certificate
         // before any stage-2 request.
         if self.is_sp2() && !ca.crl_reachable() {
-            sink.log("A-19.description", &[]);
-            sink.log("A-19.code", &[]);
+            sink.log(ids::A_19_DESCRIPTION, &[]);
+            sink.log(ids::A_19_CODE, &[]);
             sink.event(ProvisionEvent::TlsFailed {
                 detail: "certificate revocation check failed: 0x80072F8F".into(),
             });
@@ -630,23 +631,30 @@ impl Steps<'_> {
         match error {
             CallError::Connect { .. } => {
                 // SP2: A-20; SP1: A-03 (c)'s short A-02 text (see the module doc).
-                sink.log(if self.is_sp2() { "A-20" } else { "A-02.sp1" }, &[]);
+                sink.log(
+                    if self.is_sp2() {
+                        ids::A_20
+                    } else {
+                        ids::A_02_SP1
+                    },
+                    &[],
+                );
                 Failure::new(Step::Connect, format!("{}: {error}", error.id()))
             }
             _ => {
                 match tls::classify_refusal(self.identity) {
                     RefusalKind::RootKeyTooLong => {
                         let hex = format!("0x{:x}", pointer_like(&self.computer.fqdn));
-                        sink.log("A-18.isc", &[]);
-                        sink.log("A-18.apply", &[("hex", &hex)]);
-                        sink.log("A-18.core-version", &[]);
+                        sink.log(ids::A_18_ISC, &[]);
+                        sink.log(ids::A_18_APPLY, &[("hex", &hex)]);
+                        sink.log(ids::A_18_CORE_VERSION, &[]);
                     }
                     RefusalKind::DeviceInternalError => {
                         sink.log(
                             if self.is_sp2() {
-                                "A-02.sp2"
+                                ids::A_02_SP2
                             } else {
-                                "A-02.sp1"
+                                ids::A_02_SP1
                             },
                             &[],
                         );
@@ -678,7 +686,7 @@ impl Steps<'_> {
                 .unwrap_or_default()
                 .to_ascii_lowercase(),
         });
-        sink.log("tls.established", &[]);
+        sink.log(ids::TLS_ESTABLISHED, &[]);
         let version = items
             .iter()
             .find(|i| {
@@ -720,7 +728,7 @@ impl Steps<'_> {
             | CallError::Tls { .. }
             | CallError::Connect { .. } => self.connect_failure(error, sink),
             CallError::AuthFailed { .. } => {
-                sink.log("digest.none-accepted", &[]);
+                sink.log(ids::DIGEST_NONE_ACCEPTED, &[]);
                 Failure {
                     step: Step::Digest,
                     detail: format!("{}: {error}", error.id()),
@@ -733,13 +741,13 @@ impl Steps<'_> {
 
     /// Step 5: the computer's AD account and SPN.
     fn directory(&self, directory: &mut Directory, sink: &mut Sink<'_>) -> Result<(), Failure> {
-        sink.log("ad.request", &[]);
+        sink.log(ids::AD_REQUEST, &[]);
         let now = sink.now();
         match directory.create_computer_account(&self.computer.name, &self.computer.fqdn, now) {
             Ok(account) => {
                 let spn = account.spn.join(", ");
                 sink.log(
-                    "ad.created",
+                    ids::AD_CREATED,
                     &[
                         ("account", &account.sam),
                         ("container", &self.env.active_directory.container),
@@ -754,7 +762,7 @@ impl Steps<'_> {
             }
             Err(e) => {
                 for id in e.log_ids() {
-                    sink.log(id, &[("container", &self.env.active_directory.container)]);
+                    sink.log(*id, &[("container", &self.env.active_directory.container)]);
                 }
                 sink.event(ProvisionEvent::Directory {
                     dn: None,

@@ -16,6 +16,7 @@ use rand::RngCore;
 use super::{Failure, Progress, Sink, Steps};
 use crate::ca::EnterpriseCaModel;
 use crate::events::{ProvisionEvent, Step};
+use crate::logs::ids;
 use crate::wsman_client::{CallError, InvokeOutput, WsmanClient, endpoint_reference, property};
 
 const PKMS: &str = "AMT_PublicKeyManagementService";
@@ -74,20 +75,23 @@ pub(crate) fn run(
     rng: &mut dyn RngCore,
 ) -> Result<(), Failure> {
     let cert_der = request_certificate(steps, client, sink, progress, ca)?;
-    sink.log("stage1.started", &[]);
+    sink.log(ids::STAGE1_STARTED, &[]);
     sink.event(ProvisionEvent::StageStarted { stage: 1 });
     let r = stage1(steps, client, sink, progress, &cert_der, rng);
     sink.flush(client);
     match r {
         Ok(()) => {
-            sink.log("stage1.completed", &[]);
+            sink.log(ids::STAGE1_COMPLETED, &[]);
             sink.event(ProvisionEvent::StageFinished { stage: 1, ok: true });
             Ok(())
         }
         Err(f) => {
-            sink.log("stage1.failed", &[("step", f.what), ("error", &f.detail)]);
+            sink.log(
+                ids::STAGE1_FAILED,
+                &[("step", f.what), ("error", &f.detail)],
+            );
             if steps.computer.fqdn.len() > 44 {
-                sink.log("A-20", &[]);
+                sink.log(ids::A_20, &[]);
             }
             sink.event(ProvisionEvent::StageFinished {
                 stage: 1,
@@ -114,11 +118,11 @@ fn request_certificate(
         .map_err(|f| Failure::new(Step::Certificate, format!("{}: {}", f.what, f.detail)));
     sink.flush(client);
     let csr = csr?;
-    sink.log("ca.requested", &[("name", &template)]);
+    sink.log(ids::CA_REQUESTED, &[("name", &template)]);
     let now = sink.now();
     match ca.issue(&csr, &template, &steps.computer.fqdn, now) {
         Ok(issued) => {
-            sink.log("ca.issued", &[("cert_id", &issued.serial)]);
+            sink.log(ids::CA_ISSUED, &[("cert_id", &issued.serial)]);
             sink.event(ProvisionEvent::Ca {
                 operation: "issue".into(),
                 template,
@@ -130,7 +134,7 @@ fn request_certificate(
         }
         Err(e) => {
             for id in e.log_ids() {
-                sink.log(id, &[("cert_id", "")]);
+                sink.log(*id, &[("cert_id", "")]);
             }
             sink.event(ProvisionEvent::Ca {
                 operation: "issue".into(),

@@ -14,6 +14,7 @@ use super::stage1::{SubFailure, call, ok_return, with_values};
 use super::{Failure, Sink, Steps};
 use crate::env::WirelessProfile;
 use crate::events::{ProvisionEvent, Step};
+use crate::logs::ids;
 use crate::wsman_client::{WsmanClient, endpoint_reference, property, resource_uri};
 
 const AUTH: &str = "AMT_AuthorizationService";
@@ -30,18 +31,21 @@ pub(crate) fn run(
     client: &mut WsmanClient<'_>,
     sink: &mut Sink<'_>,
 ) -> Result<(), Failure> {
-    sink.log("stage2.started", &[]);
+    sink.log(ids::STAGE2_STARTED, &[]);
     sink.event(ProvisionEvent::StageStarted { stage: 2 });
     let r = stage2(steps, client, sink);
     sink.flush(client);
     match r {
         Ok(()) => {
-            sink.log("stage2.completed", &[]);
+            sink.log(ids::STAGE2_COMPLETED, &[]);
             sink.event(ProvisionEvent::StageFinished { stage: 2, ok: true });
             Ok(())
         }
         Err(f) => {
-            sink.log("stage2.failed", &[("step", f.what), ("error", &f.detail)]);
+            sink.log(
+                ids::STAGE2_FAILED,
+                &[("step", f.what), ("error", &f.detail)],
+            );
             sink.event(ProvisionEvent::StageFinished {
                 stage: 2,
                 ok: false,
@@ -113,7 +117,10 @@ fn stage2(
             .map_err(call("AddUserAclEntryEx"))?;
         ok_return("AddUserAclEntryEx", out)?;
     }
-    sink.log("stage2.acl", &[("count", &settings.acl.len().to_string())]);
+    sink.log(
+        ids::STAGE2_ACL,
+        &[("count", &settings.acl.len().to_string())],
+    );
 
     // Ping, web console, SOL, IDE-R.
     let general = with_values(
@@ -167,7 +174,7 @@ fn stage2(
         on_off(settings.sol),
         on_off(settings.ider)
     );
-    sink.log("stage2.interfaces", &[("enabled", &enabled)]);
+    sink.log(ids::STAGE2_INTERFACES, &[("enabled", &enabled)]);
 
     // Kerberos.
     if settings.kerberos {
@@ -179,7 +186,10 @@ fn stage2(
             .put("AMT_KerberosSettingData", &[], krb)
             .map_err(call("AMT_KerberosSettingData"))?;
     }
-    sink.log("stage2.kerberos", &[("enabled", on_off(settings.kerberos))]);
+    sink.log(
+        ids::STAGE2_KERBEROS,
+        &[("enabled", on_off(settings.kerberos))],
+    );
 
     // Power scheme: SP1 always 5 (always on), SP2 the configured value.
     let scheme = if steps.is_sp2() {
@@ -208,7 +218,7 @@ fn stage2(
         )
         .map_err(call("SetPowerScheme"))?;
     ok_return("SetPowerScheme", out)?;
-    sink.log("stage2.power", &[("scheme", &wanted)]);
+    sink.log(ids::STAGE2_POWER, &[("scheme", &wanted)]);
 
     if steps.is_sp2() {
         wireless(steps, client, sink)?;
@@ -235,11 +245,11 @@ fn wireless(
                 .map_err(call("CIM_WiFiEndpointSettings"))?;
         }
     }
-    sink.log("stage2.wireless-cleared", &[]);
+    sink.log(ids::STAGE2_WIRELESS_CLEARED, &[]);
     let ports = client.enumerate("CIM_WiFiPort").unwrap_or_default();
     let capable = !ports.is_empty();
     sink.log(
-        "stage2.wireless-detected",
+        ids::STAGE2_WIRELESS_DETECTED,
         &[("enabled", if capable { "present" } else { "absent" })],
     );
     let mut stored = 0usize;
@@ -267,7 +277,7 @@ fn wireless(
         }
     }
     sink.log(
-        "stage2.wireless-profiles",
+        ids::STAGE2_WIRELESS_PROFILES,
         &[("count", &stored.to_string())],
     );
     Ok(())
