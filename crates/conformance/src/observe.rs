@@ -55,6 +55,9 @@ pub struct SessionObs {
     pub amt_status: AmtStatus,
     /// The error id and text.
     pub error: Option<String>,
+    /// The failure's stable id (`wsman/return-value`, `tls/revocation-check`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
 }
 
 /// One log file.

@@ -42,6 +42,10 @@ pub struct Expect {
     /// The step the last session failed at (`tls-handshake`, `digest`, `stage1`, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_step: Option<Step>,
+    /// The stable id of the last session's failure cause (`wsman/return-value`,
+    /// `tls/revocation-check`, `ca/template-permissions`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
     /// The AMT status the site records for the device.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amt_status: Option<AmtStatus>,

@@ -72,6 +72,15 @@ pub(crate) fn check(expect: &Expect, obs: &Observation, out: &mut Vec<Mismatch>)
             out.push(Mismatch::new("expect.failed_step", want.name(), actual));
         }
     }
+    if let Some(want) = &expect.failure {
+        let actual = obs
+            .last_session()
+            .and_then(|s| s.cause.clone())
+            .unwrap_or_else(|| "none".to_owned());
+        if &actual != want {
+            out.push(Mismatch::new("expect.failure", want.clone(), actual));
+        }
+    }
     if let Some(want) = expect.amt_status {
         let actual = obs.amt_status.unwrap_or_default();
         if actual != want {

@@ -289,7 +289,8 @@ impl ProvisioningSide for ConfigMgrSite {
                 outcome: r.outcome,
                 failed_step: r.failed_step,
                 amt_status: r.amt_status,
-                error: r.error.clone(),
+                error: r.error.as_ref().map(ToString::to_string),
+                cause: r.error.as_ref().map(|e| e.id().to_owned()),
             })
             .collect();
         let first = world.uuid(0).ok();

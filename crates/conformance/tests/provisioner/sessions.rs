@@ -398,6 +398,8 @@ fn a_40s_delay_on_a_stage1_call_times_out_stage1_on_the_virtual_clock() -> TestR
     assert!(
         result
             .error
+            .as_ref()
+            .map(ToString::to_string)
             .as_deref()
             .unwrap_or_default()
             .contains("timeout"),

@@ -10,6 +10,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use sha2::{Digest as _, Sha256};
 
 use super::Failure;
+use super::error::{OtpError, SessionError};
 use crate::events::Step;
 use crate::wsman_client::WsmanClient;
 
@@ -17,22 +18,25 @@ use crate::wsman_client::WsmanClient;
 pub(crate) fn check_otp(client: &mut WsmanClient<'_>, expected: &[u8; 32]) -> Result<(), Failure> {
     let service = client
         .get("AMT_SetupAndConfigurationService", &[])
-        .map_err(|e| Failure::new(Step::InBand, format!("{}: {e}", e.id())))?;
+        .map_err(|e| Failure::new(Step::InBand, SessionError::Otp(OtpError::Read(e))))?;
     let otp = service
         .child_by_local_name("ProvisioningServerOTP")
         .map(|e| e.text().trim().to_owned())
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| Failure::new(Step::InBand, "the device reports no ProvisioningServerOTP"))?;
-    let otp = B64
-        .decode(otp)
-        .map_err(|e| Failure::new(Step::InBand, format!("ProvisioningServerOTP: {e}")))?;
+        .ok_or_else(|| Failure::new(Step::InBand, SessionError::Otp(OtpError::Absent)))?;
+    let otp = B64.decode(otp).map_err(|e| {
+        Failure::new(
+            Step::InBand,
+            SessionError::Otp(OtpError::Encoding(e.to_string())),
+        )
+    })?;
     let hash: [u8; 32] = Sha256::digest(&otp).into();
     if &hash == expected {
         Ok(())
     } else {
         Err(Failure::new(
             Step::InBand,
-            "the device's one-time password does not match the client's request",
+            SessionError::Otp(OtpError::Mismatch),
         ))
     }
 }

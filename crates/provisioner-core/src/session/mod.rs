@@ -34,6 +34,7 @@
 //!   redrawn until it has an upper, a lower, a digit and a symbol; the device gets
 //!   `Base64(MD5(admin:realm:password))`.
 
+pub mod error;
 mod inband;
 mod removal;
 mod stage1;
@@ -59,6 +60,8 @@ use crate::transport::{Connector, TransportError};
 use crate::wsman_client::{CallError, ClientSettings, Credentials, WsmanClient};
 
 use crate::logs::{LogId, ids};
+
+pub use self::error::{OtpError, RemovalError, SessionError, SubCause, SubStepError};
 pub use removal::RemovalResult;
 
 /// Everything one session needs. Borrowed, so the caller keeps the logs, events, directory and CA
@@ -113,8 +116,8 @@ pub struct SessionResult {
     pub failed_step: Option<Step>,
     /// The AMT status to record.
     pub amt_status: AmtStatus,
-    /// What went wrong (error id and text), if anything.
-    pub error: Option<String>,
+    /// What went wrong, if anything (typed; its text is the error id and message).
+    pub error: Option<SessionError>,
     /// AMT firmware version read from the device.
     pub amt_version: Option<String>,
     /// SHA-256 thumbprint of the device's setup TLS certificate.
@@ -163,15 +166,15 @@ impl SessionResult {
 #[derive(Debug, Clone)]
 pub(crate) struct Failure {
     pub(crate) step: Step,
-    pub(crate) detail: String,
+    pub(crate) cause: SessionError,
     pub(crate) status: AmtStatus,
 }
 
 impl Failure {
-    pub(crate) fn new(step: Step, detail: impl Into<String>) -> Self {
+    pub(crate) fn new(step: Step, cause: SessionError) -> Self {
         Self {
             step,
-            detail: detail.into(),
+            cause,
             status: AmtStatus::NotProvisioned,
         }
     }
@@ -335,7 +338,7 @@ pub fn provision(ctx: &mut SessionCtx<'_>) -> SessionResult {
             Outcome::Failed,
             Some(f.step),
             f.status,
-            Some(f.detail.clone()),
+            Some(f.cause.clone()),
         ),
     };
     let status_text = status.to_string();
@@ -529,7 +532,7 @@ impl Steps<'_> {
             .map(|a| Credentials::new(a.user.clone(), a.password.clone()))
             .collect();
         let config = tls::client_config(self.identity, self.env.schannel_hotfix)
-            .map_err(|e| Failure::new(Step::TlsHandshake, e.to_string()))?;
+            .map_err(|e| Failure::new(Step::TlsHandshake, SessionError::ClientConfig(e)))?;
         let settings = ClientSettings {
             target: self.target,
             tls: Some(config),
@@ -564,14 +567,11 @@ impl Steps<'_> {
             sink.event(ProvisionEvent::TlsFailed {
                 detail: "certificate revocation check failed: 0x80072F8F".into(),
             });
-            return Err(Failure::new(
-                Step::Stage2,
-                "tls/revocation-check: the CRL of the device certificate is unreachable (0x80072F8F)",
-            ));
+            return Err(Failure::new(Step::Stage2, SessionError::RevocationCheck));
         }
         let admin = progress.admin_password.clone().unwrap_or_default();
         let config = tls::anonymous_client_config()
-            .map_err(|e| Failure::new(Step::Stage2, e.to_string()))?;
+            .map_err(|e| Failure::new(Step::Stage2, SessionError::ClientConfig(e)))?;
         let settings = ClientSettings {
             target: self.target,
             tls: Some(config),
@@ -639,7 +639,7 @@ impl Steps<'_> {
                     },
                     &[],
                 );
-                Failure::new(Step::Connect, format!("{}: {error}", error.id()))
+                Failure::new(Step::Connect, SessionError::Connect(error.clone()))
             }
             _ => {
                 match tls::classify_refusal(self.identity) {
@@ -660,7 +660,10 @@ impl Steps<'_> {
                         );
                     }
                 }
-                Failure::new(Step::TlsHandshake, format!("{}: {error}", error.id()))
+                Failure::new(
+                    Step::TlsHandshake,
+                    SessionError::TlsHandshake(error.clone()),
+                )
             }
         }
     }
@@ -712,7 +715,7 @@ impl Steps<'_> {
         {
             return Err(Failure::new(
                 Step::Identify,
-                format!("AMT {v} is not natively supported (needs the Intel WS-MAN translator)"),
+                SessionError::UnsupportedVersion(v.clone()),
             ));
         }
         Ok(())
@@ -731,11 +734,11 @@ impl Steps<'_> {
                 sink.log(ids::DIGEST_NONE_ACCEPTED, &[]);
                 Failure {
                     step: Step::Digest,
-                    detail: format!("{}: {error}", error.id()),
+                    cause: SessionError::Digest(error.clone()),
                     status: AmtStatus::Detected,
                 }
             }
-            other => Failure::new(Step::Identify, format!("{}: {other}", other.id())),
+            other => Failure::new(Step::Identify, SessionError::FirstCall(other.clone())),
         }
     }
 
@@ -768,7 +771,7 @@ impl Steps<'_> {
                     dn: None,
                     error: Some(e.id().to_owned()),
                 });
-                Err(Failure::new(Step::Directory, format!("{}: {e}", e.id())))
+                Err(Failure::new(Step::Directory, SessionError::Directory(e)))
             }
         }
     }
@@ -810,7 +813,7 @@ fn version_below(v: &str, min: (u32, u32, u32)) -> bool {
 
 impl From<TlsError> for Failure {
     fn from(e: TlsError) -> Self {
-        Self::new(Step::TlsHandshake, format!("{}: {e}", e.id()))
+        Self::new(Step::TlsHandshake, SessionError::Tls(e))
     }
 }
 

@@ -15,6 +15,7 @@ use amt_wire::hello::DeviceUuid;
 use amt_wire::wsman::Element;
 
 use super::Sink;
+use super::error::RemovalError;
 use crate::env::Environment;
 use crate::events::ProvisionEvent;
 use crate::tls;
@@ -30,7 +31,7 @@ pub struct RemovalResult {
     /// The TLS handshake with the device completed.
     pub tls_established: bool,
     /// Why the removal did not reach the device's `Unprovision`, if it did not.
-    pub error: Option<String>,
+    pub error: Option<RemovalError>,
 }
 
 /// Inputs of one removal.
@@ -57,13 +58,13 @@ impl Removal<'_> {
             error: None,
         };
         let Some(password) = self.admin_password else {
-            result.error = Some("removal/no-admin-password: no admin password recorded".into());
+            result.error = Some(RemovalError::NoAdminPassword);
             return result;
         };
         let config = match tls::anonymous_client_config() {
             Ok(c) => c,
             Err(e) => {
-                result.error = Some(format!("removal/tls-config: {e}"));
+                result.error = Some(RemovalError::ClientConfig(e));
                 return result;
             }
         };
@@ -88,7 +89,7 @@ impl Removal<'_> {
             sink.event(ProvisionEvent::TlsFailed {
                 detail: format!("{}: {e}", e.id()),
             });
-            result.error = Some(format!("{}: {e}", e.id()));
+            result.error = Some(RemovalError::Call(e));
             return result;
         }
         result.tls_established = true;
@@ -103,10 +104,7 @@ impl Removal<'_> {
             sink.event(ProvisionEvent::TlsFailed {
                 detail: "certificate revocation check failed: 0x80072F8F".into(),
             });
-            result.error = Some(
-                "tls/revocation-check: the CRL of the device certificate is unreachable (0x80072F8F)"
-                    .into(),
-            );
+            result.error = Some(RemovalError::RevocationCheck);
             return result;
         }
         let class = "AMT_SetupAndConfigurationService";
@@ -116,13 +114,9 @@ impl Removal<'_> {
         match r {
             Ok(out) if out.return_value == Some(0) => result.ok = true,
             Ok(out) => {
-                result.error = Some(format!(
-                    "removal/unprovision: ReturnValue {}",
-                    out.return_value
-                        .map_or_else(|| "missing".to_owned(), |v| v.to_string())
-                ));
+                result.error = Some(RemovalError::Unprovision(out.return_value));
             }
-            Err(e) => result.error = Some(format!("{}: {e}", e.id())),
+            Err(e) => result.error = Some(RemovalError::Call(e)),
         }
         result
     }

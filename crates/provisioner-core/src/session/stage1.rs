@@ -13,6 +13,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use rand::RngCore;
 
+use super::error::{SessionError, SubCause, SubStepError};
 use super::{Failure, Progress, Sink, Steps};
 use crate::ca::EnterpriseCaModel;
 use crate::events::{ProvisionEvent, Step};
@@ -31,36 +32,23 @@ const TLS_ENDPOINTS: &str = "TLSProtocolEndpointInstances Collection";
 const NOT_PERMITTED: u32 = 16;
 
 /// A failed sub-step of stage 1 or 2 (or of the certificate request).
-pub(super) struct SubFailure {
-    /// The sub-step.
-    pub(super) what: &'static str,
-    /// What went wrong.
-    pub(super) detail: String,
-}
+pub(super) type SubFailure = SubStepError;
 
 /// Map a call error to a failure of sub-step `what`.
 pub(super) fn call(what: &'static str) -> impl Fn(CallError) -> SubFailure {
-    move |e| SubFailure {
+    move |e| SubStepError {
         what,
-        detail: format!("{}: {e}", e.id()),
+        cause: SubCause::Call(e),
     }
-}
-
-/// `ReturnValue 1`, or `no ReturnValue` when the response had none.
-fn return_value_text(value: Option<u32>) -> String {
-    value.map_or_else(
-        || "no ReturnValue".to_owned(),
-        |v| format!("ReturnValue {v}"),
-    )
 }
 
 /// `out` when its ReturnValue is 0; a failure of sub-step `what` otherwise.
 pub(super) fn ok_return(what: &'static str, out: InvokeOutput) -> Result<InvokeOutput, SubFailure> {
     match out.return_value {
         Some(0) => Ok(out),
-        other => Err(SubFailure {
+        other => Err(SubStepError {
             what,
-            detail: return_value_text(other),
+            cause: SubCause::ReturnValue(other),
         }),
     }
 }
@@ -88,7 +76,7 @@ pub(crate) fn run(
         Err(f) => {
             sink.log(
                 ids::STAGE1_FAILED,
-                &[("step", f.what), ("error", &f.detail)],
+                &[("step", f.what), ("error", &f.cause.to_string())],
             );
             if steps.computer.fqdn.len() > 44 {
                 sink.log(ids::A_20, &[]);
@@ -97,10 +85,7 @@ pub(crate) fn run(
                 stage: 1,
                 ok: false,
             });
-            Err(Failure::new(
-                Step::Stage1,
-                format!("{}: {}", f.what, f.detail),
-            ))
+            Err(Failure::new(Step::Stage1, SessionError::Stage1(f)))
         }
     }
 }
@@ -115,7 +100,7 @@ fn request_certificate(
 ) -> Result<Vec<u8>, Failure> {
     let template = steps.env.enterprise_ca.template.clone();
     let csr = device_csr(steps, client)
-        .map_err(|f| Failure::new(Step::Certificate, format!("{}: {}", f.what, f.detail)));
+        .map_err(|f| Failure::new(Step::Certificate, SessionError::CertificateRequest(f)));
     sink.flush(client);
     let csr = csr?;
     sink.log(ids::CA_REQUESTED, &[("name", &template)]);
@@ -142,7 +127,7 @@ fn request_certificate(
                 serial: None,
                 error: Some(e.id().to_owned()),
             });
-            Err(Failure::new(Step::Certificate, format!("{}: {e}", e.id())))
+            Err(Failure::new(Step::Certificate, SessionError::Ca(e)))
         }
     }
 }
@@ -165,9 +150,9 @@ fn device_csr(steps: &Steps<'_>, client: &mut WsmanClient<'_>) -> Result<Vec<u8>
         .body
         .child_by_local_name("KeyPair")
         .and_then(selector_value)
-        .ok_or_else(|| SubFailure {
+        .ok_or_else(|| SubStepError {
             what: "GenerateKeyPair",
-            detail: "no KeyPair reference in the answer".into(),
+            cause: SubCause::Missing("no KeyPair reference in the answer"),
         })?;
     let key = client
         .get("AMT_PublicPrivateKeyPair", &[("InstanceID", &key_id)])
@@ -175,9 +160,9 @@ fn device_csr(steps: &Steps<'_>, client: &mut WsmanClient<'_>) -> Result<Vec<u8>
     let der_key = key
         .child_by_local_name("DERKey")
         .and_then(|k| B64.decode(k.text().trim()).ok())
-        .ok_or_else(|| SubFailure {
+        .ok_or_else(|| SubStepError {
             what: "AMT_PublicPrivateKeyPair",
-            detail: "no readable DERKey".into(),
+            cause: SubCause::Missing("no readable DERKey"),
         })?;
     let null_signed = null_signed_csr(&steps.computer.fqdn, &der_key);
     let mut key_ref = property(PKMS, "KeyPair", "");
@@ -205,9 +190,9 @@ fn device_csr(steps: &Steps<'_>, client: &mut WsmanClient<'_>) -> Result<Vec<u8>
     let out = ok_return("GeneratePKCS10RequestEx", out)?;
     out.get("SignedCertificateRequest")
         .and_then(|t| B64.decode(t).ok())
-        .ok_or_else(|| SubFailure {
+        .ok_or_else(|| SubStepError {
             what: "GeneratePKCS10RequestEx",
-            detail: "no readable SignedCertificateRequest".into(),
+            cause: SubCause::Missing("no readable SignedCertificateRequest"),
         })
 }
 
@@ -256,9 +241,9 @@ fn stage1(
     let realm = settings
         .child_by_local_name("DigestRealm")
         .map(|r| r.text().trim().to_owned())
-        .ok_or_else(|| SubFailure {
+        .ok_or_else(|| SubStepError {
             what: "AMT_GeneralSettings",
-            detail: "no DigestRealm".into(),
+            cause: SubCause::Missing("no DigestRealm"),
         })?;
     let (host, domain) = steps
         .computer
@@ -284,9 +269,9 @@ fn stage1(
         .body
         .child_by_local_name("CreatedCertificate")
         .and_then(selector_value)
-        .ok_or_else(|| SubFailure {
+        .ok_or_else(|| SubStepError {
             what: "AddCertificate",
-            detail: "no CreatedCertificate reference".into(),
+            cause: SubCause::Missing("no CreatedCertificate reference"),
         })?;
     let ctx = "AMT_TLSCredentialContext";
     let instance = Element::prefixed("h", crate::wsman_client::resource_uri(ctx), ctx)
@@ -369,7 +354,7 @@ fn stage1(
         other => {
             return Err(SubFailure {
                 what: "SetMEBxPassword",
-                detail: return_value_text(other),
+                cause: SubCause::ReturnValue(other),
             });
         }
     }

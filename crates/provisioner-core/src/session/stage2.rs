@@ -10,6 +10,7 @@
 use amt_wire::digest;
 use amt_wire::wsman::{Element, Node};
 
+use super::error::SessionError;
 use super::stage1::{SubFailure, call, ok_return, with_values};
 use super::{Failure, Sink, Steps};
 use crate::env::WirelessProfile;
@@ -44,16 +45,13 @@ pub(crate) fn run(
         Err(f) => {
             sink.log(
                 ids::STAGE2_FAILED,
-                &[("step", f.what), ("error", &f.detail)],
+                &[("step", f.what), ("error", &f.cause.to_string())],
             );
             sink.event(ProvisionEvent::StageFinished {
                 stage: 2,
                 ok: false,
             });
-            Err(Failure::new(
-                Step::Stage2,
-                format!("{}: {}", f.what, f.detail),
-            ))
+            Err(Failure::new(Step::Stage2, SessionError::Stage2(f)))
         }
     }
 }
