@@ -166,7 +166,7 @@ impl SessionResult {
 #[derive(Debug, Clone)]
 pub(crate) struct Failure {
     pub(crate) step: Step,
-    pub(crate) cause: SessionError,
+    pub(crate) cause: Box<SessionError>,
     pub(crate) status: AmtStatus,
 }
 
@@ -174,7 +174,7 @@ impl Failure {
     pub(crate) fn new(step: Step, cause: SessionError) -> Self {
         Self {
             step,
-            cause,
+            cause: Box::new(cause),
             status: AmtStatus::NotProvisioned,
         }
     }
@@ -338,7 +338,7 @@ pub fn provision(ctx: &mut SessionCtx<'_>) -> SessionResult {
             Outcome::Failed,
             Some(f.step),
             f.status,
-            Some(f.cause.clone()),
+            Some((*f.cause).clone()),
         ),
     };
     let status_text = status.to_string();
@@ -734,7 +734,7 @@ impl Steps<'_> {
                 sink.log(ids::DIGEST_NONE_ACCEPTED, &[]);
                 Failure {
                     step: Step::Digest,
-                    cause: SessionError::Digest(error.clone()),
+                    cause: Box::new(SessionError::Digest(error.clone())),
                     status: AmtStatus::Detected,
                 }
             }

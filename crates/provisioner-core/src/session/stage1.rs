@@ -150,7 +150,7 @@ fn device_csr(steps: &Steps<'_>, client: &mut WsmanClient<'_>) -> Result<Vec<u8>
         .body
         .child_by_local_name("KeyPair")
         .and_then(selector_value)
-        .ok_or_else(|| SubStepError {
+        .ok_or(SubStepError {
             what: "GenerateKeyPair",
             cause: SubCause::Missing("no KeyPair reference in the answer"),
         })?;
@@ -160,7 +160,7 @@ fn device_csr(steps: &Steps<'_>, client: &mut WsmanClient<'_>) -> Result<Vec<u8>
     let der_key = key
         .child_by_local_name("DERKey")
         .and_then(|k| B64.decode(k.text().trim()).ok())
-        .ok_or_else(|| SubStepError {
+        .ok_or(SubStepError {
             what: "AMT_PublicPrivateKeyPair",
             cause: SubCause::Missing("no readable DERKey"),
         })?;
@@ -190,7 +190,7 @@ fn device_csr(steps: &Steps<'_>, client: &mut WsmanClient<'_>) -> Result<Vec<u8>
     let out = ok_return("GeneratePKCS10RequestEx", out)?;
     out.get("SignedCertificateRequest")
         .and_then(|t| B64.decode(t).ok())
-        .ok_or_else(|| SubStepError {
+        .ok_or(SubStepError {
             what: "GeneratePKCS10RequestEx",
             cause: SubCause::Missing("no readable SignedCertificateRequest"),
         })
@@ -241,7 +241,7 @@ fn stage1(
     let realm = settings
         .child_by_local_name("DigestRealm")
         .map(|r| r.text().trim().to_owned())
-        .ok_or_else(|| SubStepError {
+        .ok_or(SubStepError {
             what: "AMT_GeneralSettings",
             cause: SubCause::Missing("no DigestRealm"),
         })?;
@@ -269,7 +269,7 @@ fn stage1(
         .body
         .child_by_local_name("CreatedCertificate")
         .and_then(selector_value)
-        .ok_or_else(|| SubStepError {
+        .ok_or(SubStepError {
             what: "AddCertificate",
             cause: SubCause::Missing("no CreatedCertificate reference"),
         })?;
