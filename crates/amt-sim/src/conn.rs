@@ -16,7 +16,7 @@ use rand::RngCore;
 
 use crate::auth::{UNAUTHORIZED_BODY, challenge_header};
 use crate::device::{ConnectRefused, Device, PortKind};
-use crate::events::{AuthFailure, EventKind, TlsVerdict};
+use crate::events::{AuthFailure, EventKind, TlsSession, TlsVerdict};
 use crate::faults::{FaultAction, RequestKey, Step};
 use crate::personality::{SetupAuth, server_header};
 use crate::state::{ADMIN_USER, ProvisioningState};
@@ -262,18 +262,18 @@ impl DeviceConnection {
             tls.handshake_reported = true;
             let verdict = tls.slot.as_ref().and_then(read_verdict);
             let session = if tls.slot.is_some() {
-                "setup"
+                TlsSession::Setup
             } else {
-                "management"
+                TlsSession::Management
             };
-            let forced = device.profile().forced_tls_refusal().map(str::to_owned);
+            let forced = device.profile().forced_tls_refusal();
             match (verdict, forced) {
                 (Some(Ok(_)), Some(id)) if tls.slot.is_some() => {
                     // Forced refusal: drop the connection without the device's last flight.
                     device.event(
                         now,
                         EventKind::TlsHandshake {
-                            session: session.into(),
+                            session,
                             verdict: TlsVerdict::Refused,
                             refusal: Some(id),
                             detail: Some("forced by a refuse_tls fault".into()),
@@ -290,7 +290,7 @@ impl DeviceConnection {
                     device.event(
                         now,
                         EventKind::TlsHandshake {
-                            session: session.into(),
+                            session,
                             verdict: TlsVerdict::Ok,
                             refusal: None,
                             detail: Some(format!(
@@ -305,9 +305,9 @@ impl DeviceConnection {
                     device.event(
                         now,
                         EventKind::TlsHandshake {
-                            session: session.into(),
+                            session,
                             verdict: TlsVerdict::Refused,
-                            refusal: Some(refusal.id().into()),
+                            refusal: Some(refusal.kind()),
                             detail: Some(refusal.to_string()),
                         },
                     );
@@ -315,7 +315,7 @@ impl DeviceConnection {
                 (None, _) => device.event(
                     now,
                     EventKind::TlsHandshake {
-                        session: session.into(),
+                        session,
                         verdict: TlsVerdict::Ok,
                         refusal: None,
                         detail: None,
@@ -824,19 +824,19 @@ fn report_tls_failure(
     }
     tls.handshake_reported = true;
     let session = if tls.slot.is_some() {
-        "setup"
+        TlsSession::Setup
     } else {
-        "management"
+        TlsSession::Management
     };
     let kind = match refusal {
         Some(refusal) => EventKind::TlsHandshake {
-            session: session.into(),
+            session,
             verdict: TlsVerdict::Refused,
-            refusal: Some(refusal.id().into()),
+            refusal: Some(refusal.kind()),
             detail: Some(refusal.to_string()),
         },
         None => EventKind::TlsHandshake {
-            session: session.into(),
+            session,
             verdict: TlsVerdict::Failed,
             refusal: None,
             detail: Some(error.to_owned()),

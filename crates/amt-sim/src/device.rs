@@ -99,15 +99,70 @@ pub enum ConnectRefused {
 impl ConnectRefused {
     /// Stable id.
     pub fn id(&self) -> &'static str {
+        self.kind().id()
+    }
+
+    /// The refusal's kind (the variant without its details).
+    pub fn kind(&self) -> ConnectRefusalKind {
         match self {
-            Self::NoListener(_) => "connect/no-listener",
-            Self::PortFault(_) => "connect/port-fault",
+            Self::NoListener(_) => ConnectRefusalKind::NoListener,
+            Self::PortFault(_) => ConnectRefusalKind::PortFault,
+            Self::NoWiredLink => ConnectRefusalKind::NoWiredLink,
+            Self::Wireless => ConnectRefusalKind::Wireless,
+            Self::WiredClosed => ConnectRefusalKind::WiredClosed,
+            Self::TlsClosed(_) => ConnectRefusalKind::TlsClosed,
+            Self::PlainClosed => ConnectRefusalKind::PlainClosed,
+            Self::Tls(_) => ConnectRefusalKind::TlsConfig,
+            Self::NoHostInterface => ConnectRefusalKind::NoHostInterface,
+        }
+    }
+}
+
+/// The kind of a refused TCP connection, named by its stable id (`connect/wireless`): what
+/// device events carry.
+#[derive(Clone, Copy, Debug, Eq, Hash, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum ConnectRefusalKind {
+    /// Nothing listens on that port.
+    #[serde(rename = "connect/no-listener")]
+    NoListener,
+    /// A fault closes the port.
+    #[serde(rename = "connect/port-fault")]
+    PortFault,
+    /// The wired link is down.
+    #[serde(rename = "connect/no-wired-link")]
+    NoWiredLink,
+    /// A configuration session over wireless.
+    #[serde(rename = "connect/wireless")]
+    Wireless,
+    /// Only the wireless address answers.
+    #[serde(rename = "connect/wired-closed")]
+    WiredClosed,
+    /// The TLS port is closed in this state.
+    #[serde(rename = "connect/tls-closed")]
+    TlsClosed,
+    /// The plain HTTP port is closed.
+    #[serde(rename = "connect/plain-closed")]
+    PlainClosed,
+    /// The TLS configuration could not be built.
+    #[serde(rename = "connect/tls-config")]
+    TlsConfig,
+    /// No local host interface.
+    #[serde(rename = "connect/no-host-interface")]
+    NoHostInterface,
+}
+
+impl ConnectRefusalKind {
+    /// Stable id.
+    pub fn id(self) -> &'static str {
+        match self {
+            Self::NoListener => "connect/no-listener",
+            Self::PortFault => "connect/port-fault",
             Self::NoWiredLink => "connect/no-wired-link",
             Self::Wireless => "connect/wireless",
             Self::WiredClosed => "connect/wired-closed",
-            Self::TlsClosed(_) => "connect/tls-closed",
+            Self::TlsClosed => "connect/tls-closed",
             Self::PlainClosed => "connect/plain-closed",
-            Self::Tls(_) => "connect/tls-config",
+            Self::TlsConfig => "connect/tls-config",
             Self::NoHostInterface => "connect/no-host-interface",
         }
     }
@@ -498,7 +553,7 @@ impl Device {
             now,
             EventKind::ConnectionRefused {
                 port,
-                reason: refused.id().into(),
+                reason: refused.kind(),
             },
         );
     }
@@ -616,8 +671,8 @@ impl Device {
             self.event(
                 now,
                 EventKind::StateChanged {
-                    from: format!("{before:?}").to_lowercase(),
-                    to: format!("{after:?}").to_lowercase(),
+                    from: before,
+                    to: after,
                 },
             );
             if after == ProvisioningState::Pre {

@@ -4,6 +4,51 @@
 use amt_wire::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::device::ConnectRefusalKind;
+use crate::state::ProvisioningState;
+use crate::tls::RefusalKind;
+
+/// Which TLS session a handshake was for.
+#[derive(Clone, Copy, Debug, Eq, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TlsSession {
+    /// The setup session (the provisioning certificate's chain is checked).
+    Setup,
+    /// A management session after provisioning.
+    Management,
+}
+
+/// Provisioning states as events write them: `pre`, `in`, `post`.
+mod state_name {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::state::ProvisioningState;
+
+    pub(super) fn serialize<S: Serializer>(
+        s: &ProvisioningState,
+        ser: S,
+    ) -> Result<S::Ok, S::Error> {
+        ser.serialize_str(match s {
+            ProvisioningState::Pre => "pre",
+            ProvisioningState::In => "in",
+            ProvisioningState::Post => "post",
+        })
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<ProvisioningState, D::Error> {
+        match String::deserialize(d)?.as_str() {
+            "pre" => Ok(ProvisioningState::Pre),
+            "in" => Ok(ProvisioningState::In),
+            "post" => Ok(ProvisioningState::Post),
+            other => Err(serde::de::Error::custom(format!(
+                "unknown provisioning state {other:?}"
+            ))),
+        }
+    }
+}
+
 /// One event: when, which device, and what.
 #[derive(Clone, Debug, Eq, PartialEq, Serialize, Deserialize)]
 pub struct DeviceEvent {
@@ -97,18 +142,18 @@ pub enum EventKind {
     ConnectionRefused {
         /// Local port the peer tried.
         port: u16,
-        /// Stable reason id.
-        reason: String,
+        /// Why (its stable id in JSON).
+        reason: ConnectRefusalKind,
     },
     /// A TLS handshake ended.
     TlsHandshake {
         /// `setup` (provisioning certificate session) or `management`.
-        session: String,
+        session: TlsSession,
         /// Outcome.
         verdict: TlsVerdict,
-        /// Refusal id (`tls/…`) when refused.
+        /// The firmware's refusal (its id in JSON) when refused.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        refusal: Option<String>,
+        refusal: Option<RefusalKind>,
         /// Human-readable detail.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         detail: Option<String>,
@@ -151,10 +196,12 @@ pub enum EventKind {
     },
     /// The provisioning state changed.
     StateChanged {
-        /// Previous state.
-        from: String,
+        /// Previous state (`pre`, `in`, `post` in JSON).
+        #[serde(with = "state_name")]
+        from: ProvisioningState,
         /// New state.
-        to: String,
+        #[serde(with = "state_name")]
+        to: ProvisioningState,
     },
     /// A configured fault was applied.
     FaultApplied {

@@ -29,9 +29,9 @@ pub struct FaultSpec {
     /// Override the active flag of hash-list entries (by name or 0-based index).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hash_active: Option<HashActiveOverride>,
-    /// Refuse every setup TLS handshake with this refusal id (e.g. `tls/hash-mismatch`).
+    /// Refuse every setup TLS handshake as this refusal (e.g. `root-not-in-hash-list`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub refuse_tls: Option<String>,
+    pub refuse_tls: Option<crate::tls::RefusalKind>,
     /// Replace the personality's CN rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cn_rule: Option<CnRule>,

@@ -840,8 +840,8 @@ impl DeviceProfile {
     }
 
     /// A forced TLS refusal id, if a fault sets one.
-    pub fn forced_tls_refusal(&self) -> Option<&str> {
-        self.faults.iter().find_map(|f| f.refuse_tls.as_deref())
+    pub fn forced_tls_refusal(&self) -> Option<crate::tls::RefusalKind> {
+        self.faults.iter().find_map(|f| f.refuse_tls)
     }
 
     /// The provisioning server Hellos go to, or why there is none (a stable reason id).

@@ -19,11 +19,11 @@ fn meshcentral_activation_reaches_post_and_management_reconnects_over_tls() {
     let events = dev.drain_events();
     assert!(events.iter().any(|e| matches!(
         &e.kind,
-        EventKind::TlsHandshake { session, verdict: TlsVerdict::Ok, .. } if session == "setup"
+        EventKind::TlsHandshake { session, verdict: TlsVerdict::Ok, .. } if *session == amt_sim::events::TlsSession::Setup
     )));
     assert!(events.iter().any(|e| matches!(
         &e.kind,
-        EventKind::StateChanged { to, .. } if to == "post"
+        EventKind::StateChanged { to, .. } if *to == ProvisioningState::Post
     )));
     assert_eq!(dev.next_hello_due(), None);
 

@@ -128,14 +128,16 @@ fn network_faults_refuse_connections() {
 
 #[test]
 fn forced_tls_refusal_and_policy_fault() {
-    let mut dev = device(with_faults("faults:\n  - refuse_tls: tls/hash-mismatch\n"));
+    let mut dev = device(with_faults(
+        "faults:\n  - refuse_tls: root-not-in-hash-list\n",
+    ));
     let mut pipe = TlsPipe::connect(&mut dev, Some("prov-oid"), T0);
     let _ = pipe.handshake(&mut dev, T0);
     assert!(!pipe.conn.setup_accepted());
     assert!(pipe.closed);
     assert!(dev.drain_events().iter().any(|e| matches!(
         &e.kind,
-        EventKind::TlsHandshake { verdict: TlsVerdict::Refused, refusal: Some(id), .. } if id == "tls/hash-mismatch"
+        EventKind::TlsHandshake { verdict: TlsVerdict::Refused, refusal: Some(id), .. } if id.id() == "root-not-in-hash-list"
     )));
     // Deactivating the test root's hash makes the real policy refuse the chain.
     let mut dev = device(with_faults(

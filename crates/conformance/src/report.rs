@@ -270,7 +270,9 @@ mod tests {
         let skip = report(
             "b",
             Verdict::Skipped {
-                reason: crate::runner::SkipReason::RefusedConnect("r".into()),
+                reason: crate::runner::SkipReason::RefusedConnect(
+                    amt_sim::device::ConnectRefusalKind::TlsClosed,
+                ),
             },
         );
         let fail = report("c", Verdict::Failed { mismatches: vec![] });

@@ -79,7 +79,7 @@ fn refused_connections(events: &[EventKind]) -> Vec<String> {
     events
         .iter()
         .filter_map(|e| match e {
-            EventKind::ConnectionRefused { reason, .. } => Some(reason.clone()),
+            EventKind::ConnectionRefused { reason, .. } => Some(reason.id().to_owned()),
             _ => None,
         })
         .collect()
@@ -660,7 +660,7 @@ fn a16_provisioned_by_other_solution() -> TestResult {
         events.iter().all(|e| !matches!(
             e,
             EventKind::TlsHandshake { session, verdict, .. }
-                if session != "management" || *verdict != amt_sim::events::TlsVerdict::Ok
+                if *session != amt_sim::events::TlsSession::Management || *verdict != amt_sim::events::TlsVerdict::Ok
         )),
         "{events:?}"
     );
@@ -798,7 +798,7 @@ fn a17_site_server_cannot_revoke_certs() -> TestResult {
         events.iter().any(|e| matches!(
             e,
             EventKind::TlsHandshake { session, verdict: amt_sim::events::TlsVerdict::Ok, .. }
-                if session == "management"
+                if *session == amt_sim::events::TlsSession::Management
         )),
         "{events:?}"
     );
@@ -917,7 +917,7 @@ fn a19_crl_check_failed_winrm() -> TestResult {
         events.iter().any(|e| matches!(
             e,
             EventKind::TlsHandshake { session, verdict: amt_sim::events::TlsVerdict::Ok, .. }
-                if session == "management"
+                if *session == amt_sim::events::TlsSession::Management
         )),
         "{events:?}"
     );

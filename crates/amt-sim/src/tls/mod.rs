@@ -38,7 +38,7 @@ use thiserror::Error;
 pub use config::{TlsProfile, management_server_config, setup_server_config};
 pub use identity::{DeviceIdentity, identity_from_der, self_signed_identity};
 pub use policy::{
-    AcceptedChain, CnRule, ProvisioningPolicy, RefusalAlert, TlsRefusal, TrustedHash,
+    AcceptedChain, CnRule, ProvisioningPolicy, RefusalAlert, RefusalKind, TlsRefusal, TrustedHash,
     check_provisioning_chain,
 };
 pub use verifier::{VerdictSlot, read_verdict, refusal_in_error, verdict_after_error};

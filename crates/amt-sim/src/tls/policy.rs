@@ -173,6 +173,86 @@ pub struct AcceptedChain {
     pub chain_len: usize,
 }
 
+/// The kind of a firmware refusal of a provisioning chain: a [`TlsRefusal`] without its details,
+/// named by its stable id (`root-not-in-hash-list`). Device events, the `refuse_tls` fault and
+/// scenarios name refusals by it.
+#[derive(Clone, Copy, Debug, Eq, Hash, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RefusalKind {
+    /// No client certificate.
+    NoClientCertificate,
+    /// A chain longer than the firmware accepts.
+    ChainTooLong,
+    /// A certificate that does not parse.
+    Malformed,
+    /// The chain does not end in a root.
+    RootNotPresented,
+    /// The root's thumbprint is not an active hash-list entry.
+    RootNotInHashList,
+    /// The leaf has neither the Intel OID nor the Intel OU.
+    NoIntelOidOrOu,
+    /// The leaf is not a server-authentication certificate.
+    NotServerCertificate,
+    /// The leaf's CN is outside the device's domain.
+    CnDomainMismatch,
+    /// The device has no DNS domain to compare with.
+    NoDomainSuffix,
+    /// The root key is longer than the generation accepts.
+    RootKeyTooLong,
+    /// An RSA key shorter than the generation accepts.
+    RsaKeyTooShort,
+    /// SHA-1 in the chain where refused.
+    Sha1InChain,
+    /// A certificate has expired (device clock).
+    Expired,
+    /// A certificate is not yet valid (device clock).
+    NotYetValid,
+    /// The chain does not verify.
+    PathInvalid,
+}
+
+impl RefusalKind {
+    /// Every kind.
+    pub const ALL: [Self; 15] = [
+        Self::NoClientCertificate,
+        Self::ChainTooLong,
+        Self::Malformed,
+        Self::RootNotPresented,
+        Self::RootNotInHashList,
+        Self::NoIntelOidOrOu,
+        Self::NotServerCertificate,
+        Self::CnDomainMismatch,
+        Self::NoDomainSuffix,
+        Self::RootKeyTooLong,
+        Self::RsaKeyTooShort,
+        Self::Sha1InChain,
+        Self::Expired,
+        Self::NotYetValid,
+        Self::PathInvalid,
+    ];
+
+    /// Stable id.
+    pub fn id(self) -> &'static str {
+        match self {
+            Self::NoClientCertificate => "no-client-certificate",
+            Self::ChainTooLong => "chain-too-long",
+            Self::Malformed => "malformed",
+            Self::RootNotPresented => "root-not-presented",
+            Self::RootNotInHashList => "root-not-in-hash-list",
+            Self::NoIntelOidOrOu => "no-intel-oid-or-ou",
+            Self::NotServerCertificate => "not-server-certificate",
+            Self::CnDomainMismatch => "cn-domain-mismatch",
+            Self::NoDomainSuffix => "no-domain-suffix",
+            Self::RootKeyTooLong => "root-key-too-long",
+            Self::RsaKeyTooShort => "rsa-key-too-short",
+            Self::Sha1InChain => "sha1-in-chain",
+            Self::Expired => "expired",
+            Self::NotYetValid => "not-yet-valid",
+            Self::PathInvalid => "path-invalid",
+        }
+    }
+}
+
 /// Why the firmware refused a provisioning chain. Each variant has a stable [`TlsRefusal::id`].
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 pub enum TlsRefusal {
@@ -297,22 +377,27 @@ pub enum TlsRefusal {
 impl TlsRefusal {
     /// Stable kebab-case identifier, used in device events and scenario files.
     pub fn id(&self) -> &'static str {
+        self.kind().id()
+    }
+
+    /// The refusal's kind (the variant without its details).
+    pub fn kind(&self) -> RefusalKind {
         match self {
-            Self::NoClientCertificate => "no-client-certificate",
-            Self::ChainTooLong { .. } => "chain-too-long",
-            Self::Malformed { .. } => "malformed",
-            Self::RootNotPresented { .. } => "root-not-presented",
-            Self::RootNotInHashList { .. } => "root-not-in-hash-list",
-            Self::NoIntelOidOrOu { .. } => "no-intel-oid-or-ou",
-            Self::NotServerCertificate { .. } => "not-server-certificate",
-            Self::CnDomainMismatch { .. } => "cn-domain-mismatch",
-            Self::NoDomainSuffix => "no-domain-suffix",
-            Self::RootKeyTooLong { .. } => "root-key-too-long",
-            Self::RsaKeyTooShort { .. } => "rsa-key-too-short",
-            Self::Sha1InChain { .. } => "sha1-in-chain",
-            Self::Expired { .. } => "expired",
-            Self::NotYetValid { .. } => "not-yet-valid",
-            Self::PathInvalid { .. } => "path-invalid",
+            Self::NoClientCertificate => RefusalKind::NoClientCertificate,
+            Self::ChainTooLong { .. } => RefusalKind::ChainTooLong,
+            Self::Malformed { .. } => RefusalKind::Malformed,
+            Self::RootNotPresented { .. } => RefusalKind::RootNotPresented,
+            Self::RootNotInHashList { .. } => RefusalKind::RootNotInHashList,
+            Self::NoIntelOidOrOu { .. } => RefusalKind::NoIntelOidOrOu,
+            Self::NotServerCertificate { .. } => RefusalKind::NotServerCertificate,
+            Self::CnDomainMismatch { .. } => RefusalKind::CnDomainMismatch,
+            Self::NoDomainSuffix => RefusalKind::NoDomainSuffix,
+            Self::RootKeyTooLong { .. } => RefusalKind::RootKeyTooLong,
+            Self::RsaKeyTooShort { .. } => RefusalKind::RsaKeyTooShort,
+            Self::Sha1InChain { .. } => RefusalKind::Sha1InChain,
+            Self::Expired { .. } => RefusalKind::Expired,
+            Self::NotYetValid { .. } => RefusalKind::NotYetValid,
+            Self::PathInvalid { .. } => RefusalKind::PathInvalid,
         }
     }
 

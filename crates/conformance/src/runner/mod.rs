@@ -342,7 +342,7 @@ pub(crate) fn fill_wire(obs: &mut Observation, events: &[DeviceEvent]) {
             EventKind::TlsHandshake {
                 verdict, refusal, ..
             } => obs.wire.tls.push(match (verdict, refusal) {
-                (_, Some(r)) => r.clone(),
+                (_, Some(r)) => r.id().to_owned(),
                 (TlsVerdict::Ok, None) => "ok".to_owned(),
                 (TlsVerdict::Refused, None) => "refused".to_owned(),
                 (TlsVerdict::Failed, None) => "failed".to_owned(),
@@ -361,7 +361,7 @@ pub(crate) fn fill_wire(obs: &mut Observation, events: &[DeviceEvent]) {
                 }
             }
             EventKind::ConnectionRefused { reason, .. } => {
-                obs.wire.refused_connections.push(reason.clone());
+                obs.wire.refused_connections.push(reason.id().to_owned());
             }
             EventKind::AuthFailed { .. } => obs.wire.auth_failures += 1,
             _ => {}

@@ -487,9 +487,7 @@ impl World for External {
 /// reset during the TLS handshake instead: the in-process network shows the refusal itself.
 fn refused_connect(events: &[DeviceEvent]) -> Option<SkipReason> {
     events.iter().find_map(|e| match &e.kind {
-        EventKind::ConnectionRefused { reason, .. } => {
-            Some(SkipReason::RefusedConnect(reason.clone()))
-        }
+        EventKind::ConnectionRefused { reason, .. } => Some(SkipReason::RefusedConnect(*reason)),
         _ => None,
     })
 }
@@ -562,7 +560,7 @@ mod tests {
             Timestamp::from_unix_millis(0),
             EventKind::ConnectionRefused {
                 port: 1,
-                reason: "connect/tls-closed".into(),
+                reason: amt_sim::device::ConnectRefusalKind::TlsClosed,
             },
         );
         let skip = refused_connect(&[refused]);

@@ -11,6 +11,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
+use amt_sim::device::ConnectRefusalKind;
 use amt_sim::faults::FaultAction;
 use amt_sim::profile::DeviceProfile;
 use amt_wire::hello::DeviceUuid;
@@ -138,7 +139,7 @@ pub enum SkipReason {
         max_fleet: usize,
     },
     /// The device refused a TCP connection, which a socket shell can only accept and close.
-    RefusedConnect(String),
+    RefusedConnect(ConnectRefusalKind),
 }
 
 impl SkipReason {
@@ -208,9 +209,10 @@ impl fmt::Display for SkipReason {
             },
             Self::RefusedConnect(reason) => write!(
                 f,
-                "the device refused a TCP connection ({reason}), which amt-sim's network shell \
+                "the device refused a TCP connection ({}), which amt-sim's network shell \
                  can only accept and close (a reset, not a refused connect): needs the \
-                 in-process network"
+                 in-process network",
+                reason.id()
             ),
         }
     }
@@ -497,7 +499,7 @@ mod tests {
 
     #[test]
     fn a_refused_connection_names_its_reason() {
-        let skip = SkipReason::RefusedConnect("connect/tls-closed".into());
+        let skip = SkipReason::RefusedConnect(ConnectRefusalKind::TlsClosed);
         assert!(skip.to_string().contains("connect/tls-closed"));
         assert_eq!(skip.id(), "skip/refused-connect");
     }

@@ -321,7 +321,7 @@ pub(crate) fn tls_refusals(events: &[EventKind]) -> Vec<Option<String>> {
     events
         .iter()
         .filter_map(|e| match e {
-            EventKind::TlsHandshake { refusal, .. } => Some(refusal.clone()),
+            EventKind::TlsHandshake { refusal, .. } => Some(refusal.map(|r| r.id().to_owned())),
             _ => None,
         })
         .collect()

@@ -71,7 +71,7 @@ fn device_profile(case: &str) -> Result<DeviceProfile, Box<dyn std::error::Error
         "tls-closed-after-client-flight" => {
             profile
                 .faults
-                .push(fault("refuse_tls: tls/hash-mismatch\n")?);
+                .push(fault("refuse_tls: root-not-in-hash-list\n")?);
         }
         "stage1-commit-fails" => profile.faults.push(fault(
             "on: { method: CommitChanges }\ndo: { return_value: 1 }\n",
