@@ -51,10 +51,10 @@ pub struct Expect {
     /// `tls/revocation-check`, `ca/template-permissions`, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,
-    /// The last session's error (its stable id and text) must match this pattern (placeholders
-    /// as in `logs`), e.g. `ad/disjoint-namespace: {*}`.
+    /// The last session's error text (as reports show it under `sessions[].error`) must match
+    /// this pattern (placeholders as in `logs`), e.g. `AMT 3.0{*} is not natively supported{*}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session_error: Option<String>,
+    pub failure_text: Option<String>,
     /// The AMT status the site records for the device.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amt_status: Option<AmtStatus>,
@@ -273,7 +273,7 @@ mod tests {
     }
 
     #[test]
-    fn log_counts_site_and_session_error_can_fail() -> Result<(), Box<dyn std::error::Error>> {
+    fn log_counts_site_and_failure_text_can_fail() -> Result<(), Box<dyn std::error::Error>> {
         let mut obs = Observation::default();
         obs.logs.insert(
             LogFile::AmtOpMgr,
@@ -290,15 +290,16 @@ mod tests {
             failed_step: Some(Step::Directory),
             amt_status: AmtStatus::NotProvisioned,
             error: Some("ad/container-missing: x".into()),
+            cause: Some("ad/container-missing".into()),
         });
         let text = "log_counts: { amtopmgr.log: { A-11: 2, \"*\": 3, tls.failed: 0 } }\n\
                     site: { ad_accounts: [\"AMT-DEVICE-01$iME\"], certificates_issued: 1 }\n\
-                    session_error: \"ad/container-missing: {*}\"\n";
+                    failure_text: \"ad/container-missing: {*}\"\n";
         let good: Expect = serde_saphyr::from_str(text)?;
         assert!(check(&good, &obs, Path::new("."), Snapshots::Strict).is_empty());
         let text = "log_counts: { amtopmgr.log: { A-11: 1, \"*\": 2 } }\n\
                     site: { ad_accounts: [], certificates_issued: 0, certificates_revoked: 1 }\n\
-                    session_error: \"ad/disjoint-namespace: {*}\"\n";
+                    failure_text: \"ad/disjoint-namespace: {*}\"\n";
         let bad: Expect = serde_saphyr::from_str(text)?;
         let what: Vec<String> = check(&bad, &obs, Path::new("."), Snapshots::Strict)
             .into_iter()
@@ -307,7 +308,7 @@ mod tests {
         assert_eq!(
             what,
             [
-                "expect.session_error",
+                "expect.failure_text",
                 "expect.log_counts.amtopmgr.log.*",
                 "expect.log_counts.amtopmgr.log.A-11",
                 "expect.site.ad_accounts",

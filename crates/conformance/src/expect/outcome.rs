@@ -1,5 +1,6 @@
-//! The outcome family: `outcome`, `failed_step`, `session_error`, `amt_status`, `sessions`,
-//! `config_error` and `client_refusal`: how the run ended, from the sessions and the site. Needs nothing of an arm.
+//! The outcome family: `outcome`, `failed_step`, `failure`, `failure_text`, `amt_status`,
+//! `sessions`, `config_error` and `client_refusal`: how the run ended, from the sessions and the
+//! site. Needs nothing of an arm.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -81,14 +82,14 @@ pub(crate) fn check(expect: &Expect, obs: &Observation, out: &mut Vec<Mismatch>)
             out.push(Mismatch::new("expect.failure", want.clone(), actual));
         }
     }
-    if let Some(want) = &expect.session_error {
+    if let Some(want) = &expect.failure_text {
         let actual = obs.last_session().and_then(|s| s.error.clone());
         if !actual
             .as_deref()
             .is_some_and(|a| super::logs::Pattern::new(want).matches(a))
         {
             out.push(Mismatch::new(
-                "expect.session_error",
+                "expect.failure_text",
                 want.clone(),
                 actual.unwrap_or_else(|| "no session error".into()),
             ));
