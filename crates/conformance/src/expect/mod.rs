@@ -83,6 +83,10 @@ pub struct Expect {
     /// `*` counts every line of the file): `{ amtopmgr.log: { A-11: 17, tls.failed: 0 } }`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub log_counts: BTreeMap<LogFile, BTreeMap<String, usize>>,
+    /// Per file, runs of line ids that must be written on consecutive lines, in this order
+    /// (somewhere in the file): `{ amtopmgr.log: [[A-19.description, A-19.code]] }`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub log_sequences: BTreeMap<LogFile, Vec<Vec<String>>>,
     /// The exact set of error-catalog line ids written to any log (`[A-18.isc, A-18.apply]`;
     /// `[]` = no documented error line at all).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -182,6 +186,7 @@ pub fn check(
     device::check_device(expect, obs, &mut out);
     logs::check_logs(expect, obs, &mut out);
     logs::check_counts(expect, obs, &mut out);
+    logs::check_sequences(expect, obs, &mut out);
     logs::check_documented(expect, obs, &mut out);
     hellos::check_hellos(expect, obs, &mut out);
     elapsed::check(expect, obs, &mut out);
@@ -293,11 +298,13 @@ mod tests {
             cause: Some("ad/container-missing".into()),
         });
         let text = "log_counts: { amtopmgr.log: { A-11: 2, \"*\": 3, tls.failed: 0 } }\n\
+                    log_sequences: { amtopmgr.log: [[hello.received, A-11], [A-11, A-11]] }\n\
                     site: { ad_accounts: [\"AMT-DEVICE-01$iME\"], certificates_issued: 1 }\n\
                     failure_text: \"ad/container-missing: {*}\"\n";
         let good: Expect = serde_saphyr::from_str(text)?;
         assert!(check(&good, &obs, Path::new("."), Snapshots::Strict).is_empty());
         let text = "log_counts: { amtopmgr.log: { A-11: 1, \"*\": 2 } }\n\
+                    log_sequences: { amtopmgr.log: [[A-11, hello.received]] }\n\
                     site: { ad_accounts: [], certificates_issued: 0, certificates_revoked: 1 }\n\
                     failure_text: \"ad/disjoint-namespace: {*}\"\n";
         let bad: Expect = serde_saphyr::from_str(text)?;
@@ -311,6 +318,7 @@ mod tests {
                 "expect.failure_text",
                 "expect.log_counts.amtopmgr.log.*",
                 "expect.log_counts.amtopmgr.log.A-11",
+                "expect.log_sequences.amtopmgr.log[0]",
                 "expect.site.ad_accounts",
                 "expect.site.certificates_issued",
                 "expect.site.certificates_revoked",
