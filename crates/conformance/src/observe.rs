@@ -32,6 +32,11 @@ pub struct Observation {
     pub wire: WireObs,
     /// The first device's end state, read back over WS-MAN.
     pub device: Option<DeviceObs>,
+    /// The site's end state (directory accounts, certificates of the CA).
+    pub site: SiteObs,
+    /// Every event of both sides, as their JSON objects (redacted), for `expect.events`.
+    #[serde(skip)]
+    pub events: EventsObs,
     /// Virtual (or real) time the flow took.
     pub elapsed: Duration,
     /// The redacted transcript (events of both sides and log lines, in time order).
@@ -67,6 +72,28 @@ pub struct LogObs {
     pub messages: Vec<String>,
     /// Framed lines as written to the file.
     pub lines: Vec<String>,
+    /// The catalog id of each line (`A-11`, `tls.failed`, …), in the same order.
+    pub ids: Vec<String>,
+}
+
+/// The site's end state after the flow.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct SiteObs {
+    /// sAMAccountNames of the AMT computer accounts in Active Directory (`AMT-DEVICE-01$iME`).
+    pub ad_accounts: Vec<String>,
+    /// Serials of the web server certificates the enterprise CA issued, in order.
+    pub certificates_issued: Vec<String>,
+    /// Serials of those it revoked.
+    pub certificates_revoked: Vec<String>,
+}
+
+/// The events of a run, each as its JSON object (`{"event": "tls-handshake", …}`).
+#[derive(Clone, Debug, Default)]
+pub struct EventsObs {
+    /// The service point's events, in order.
+    pub site: Vec<serde_json::Value>,
+    /// The devices' events (all devices), in order.
+    pub device: Vec<serde_json::Value>,
 }
 
 /// Hellos of every device.

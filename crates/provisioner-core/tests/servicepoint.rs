@@ -454,6 +454,8 @@ fn a06_unapproved_client_in_sp2_mixed_mode_and_a13_no_policy() -> TestResult {
         vec![]
     );
     assert!(sp.logs().ids(LogFile::AmtOpMgr).is_empty());
+    // The site server only notes the request.
+    assert_eq!(sp.logs().ids(LogFile::AmtProxyMgr), vec!["inband.request"]);
     Ok(())
 }
 

@@ -1,5 +1,5 @@
-//! The log family: `logs` (lines in order per file), `absent_logs` and `documented` (the exact set
-//! of error-catalog ids), with the line patterns (placeholders), the closest-line word diff, and
+//! The log family: `logs` (lines in order per file), `absent_logs`, `log_counts` (lines per id
+//! and file), `log_sequences` (ids on consecutive lines) and `documented` (the exact set of error-catalog ids), with the line patterns (placeholders), the closest-line word diff, and
 //! what the wall clock cannot compare (framed lines with literal virtual-clock times).
 
 use std::collections::BTreeSet;
@@ -63,6 +63,63 @@ pub(crate) fn check_logs(expect: &Expect, obs: &Observation, out: &mut Vec<Misma
                     format!("no line matching {line:?}"),
                     found.clone(),
                 ));
+            }
+        }
+    }
+}
+
+/// Checks `expect.log_counts`: per file, how many lines carry each catalog id (`*`: every line).
+pub(crate) fn check_counts(expect: &Expect, obs: &Observation, out: &mut Vec<Mismatch>) {
+    for (file, counts) in &expect.log_counts {
+        let log = obs.logs.get(file).cloned().unwrap_or_default();
+        for (id, want) in counts {
+            let got = if id == "*" {
+                log.ids.len()
+            } else {
+                log.ids.iter().filter(|i| *i == id).count()
+            };
+            if got != *want {
+                out.push(
+                    Mismatch::new(
+                        format!("expect.log_counts.{}.{id}", file.file_name()),
+                        want.to_string(),
+                        got.to_string(),
+                    )
+                    .with_detail(format!(
+                        "ids of {}: {}",
+                        file.file_name(),
+                        log.ids.join(", ")
+                    )),
+                );
+            }
+        }
+    }
+}
+
+/// Checks `expect.log_sequences`: per file, runs of ids that must follow each other directly
+/// (no other line between), somewhere in the file.
+pub(crate) fn check_sequences(expect: &Expect, obs: &Observation, out: &mut Vec<Mismatch>) {
+    for (file, runs) in &expect.log_sequences {
+        let log = obs.logs.get(file).cloned().unwrap_or_default();
+        for (i, run) in runs.iter().enumerate() {
+            let found = run.is_empty()
+                || log
+                    .ids
+                    .windows(run.len())
+                    .any(|w| w.iter().zip(run).all(|(a, b)| a == b));
+            if !found {
+                out.push(
+                    Mismatch::new(
+                        format!("expect.log_sequences.{}[{i}]", file.file_name()),
+                        run.join(" then "),
+                        "no such run of consecutive lines",
+                    )
+                    .with_detail(format!(
+                        "ids of {}: {}",
+                        file.file_name(),
+                        log.ids.join(", ")
+                    )),
+                );
             }
         }
     }

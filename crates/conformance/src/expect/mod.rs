@@ -5,14 +5,17 @@
 //! One module per expectation family, each holding its YAML type, its check, what it needs of an
 //! arm (its requirements) and what it leaves out on the wall clock: [`outcome`] (how the run
 //! ended), [`device`] (the end state read back), [`logs`] (lines, absent lines, documented ids),
-//! [`hellos`], [`elapsed`], [`wire`] (the device's own events) and [`transcript`]. [`Expect`] is
+//! [`hellos`], [`elapsed`], [`wire`] (the device's own events, summarised), [`events`] (both
+//! sides' events, matched field by field), [`site`] (the site's end state) and [`transcript`]. [`Expect`] is
 //! the scenario's `expect:` mapping, one key per expectation.
 
 pub mod device;
 pub mod elapsed;
+pub mod events;
 pub mod hellos;
 pub mod logs;
 pub mod outcome;
+pub mod site;
 pub mod transcript;
 pub mod wire;
 
@@ -26,8 +29,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use self::device::{DeviceExpect, StateName};
+pub use self::events::{EventMatch, EventsExpect};
 pub use self::hellos::HelloExpect;
 pub use self::outcome::ExpectedOutcome;
+pub use self::site::SiteExpect;
 pub use self::wire::WireExpect;
 use crate::observe::Observation;
 use crate::runner::requirements::Requirement;
@@ -46,6 +51,10 @@ pub struct Expect {
     /// `tls/revocation-check`, `ca/template-permissions`, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,
+    /// The last session's error text (as reports show it under `sessions[].error`) must match
+    /// this pattern (placeholders as in `logs`), e.g. `AMT 3.0{*} is not natively supported{*}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_text: Option<String>,
     /// The AMT status the site records for the device.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amt_status: Option<AmtStatus>,
@@ -70,6 +79,14 @@ pub struct Expect {
     /// Lines no log file of that name may contain (same matching as `logs`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub absent_logs: BTreeMap<LogFile, Vec<String>>,
+    /// Per file, how many lines carry each catalog id (`A-11`, `tls.failed`, `remove.completed`;
+    /// `*` counts every line of the file): `{ amtopmgr.log: { A-11: 17, tls.failed: 0 } }`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub log_counts: BTreeMap<LogFile, BTreeMap<String, usize>>,
+    /// Per file, runs of line ids that must be written on consecutive lines, in this order
+    /// (somewhere in the file): `{ amtopmgr.log: [[A-19.description, A-19.code]] }`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub log_sequences: BTreeMap<LogFile, Vec<Vec<String>>>,
     /// The exact set of error-catalog line ids written to any log (`[A-18.isc, A-18.apply]`;
     /// `[]` = no documented error line at all).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -80,6 +97,13 @@ pub struct Expect {
     /// What the device saw on the wire.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wire: Option<WireExpect>,
+    /// Events of the service point (`site`) and of the devices (`device`) that must (or, with
+    /// `times`, must exactly so often) be in their event logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<EventsExpect>,
+    /// The site's end state: AD accounts, certificates issued and revoked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site: Option<SiteExpect>,
     /// Virtual time the whole flow took (in-process; e.g. `40s` for three connect timeouts and
     /// two retry pauses).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -161,10 +185,14 @@ pub fn check(
     outcome::check(expect, obs, &mut out);
     device::check_device(expect, obs, &mut out);
     logs::check_logs(expect, obs, &mut out);
+    logs::check_counts(expect, obs, &mut out);
+    logs::check_sequences(expect, obs, &mut out);
     logs::check_documented(expect, obs, &mut out);
     hellos::check_hellos(expect, obs, &mut out);
     elapsed::check(expect, obs, &mut out);
     wire::check_wire(expect, obs, &mut out);
+    events::check(expect, obs, &mut out);
+    site::check(expect, obs, &mut out);
     transcript::check(expect, &obs.transcript, base_dir, snapshots, &mut out);
     out
 }
@@ -173,6 +201,7 @@ pub fn check(
 pub fn requirements(expect: &Expect) -> Vec<Requirement> {
     let mut out = Vec::new();
     wire::requirements(expect, &mut out);
+    events::requirements(expect, &mut out);
     out
 }
 
@@ -246,6 +275,56 @@ mod tests {
             .map(|m| m.what)
             .collect();
         assert_eq!(what, ["expect.elapsed", "expect.wire.absent_calls[0]"]);
+    }
+
+    #[test]
+    fn log_counts_site_and_failure_text_can_fail() -> Result<(), Box<dyn std::error::Error>> {
+        let mut obs = Observation::default();
+        obs.logs.insert(
+            LogFile::AmtOpMgr,
+            crate::observe::LogObs {
+                ids: vec!["hello.received".into(), "A-11".into(), "A-11".into()],
+                ..Default::default()
+            },
+        );
+        obs.site.ad_accounts = vec!["AMT-DEVICE-01$iME".into()];
+        obs.site.certificates_issued = vec!["01".into()];
+        obs.sessions.push(crate::observe::SessionObs {
+            uuid: "u".into(),
+            outcome: provisioner_core::events::Outcome::Failed,
+            failed_step: Some(Step::Directory),
+            amt_status: AmtStatus::NotProvisioned,
+            error: Some("ad/container-missing: x".into()),
+            cause: Some("ad/container-missing".into()),
+        });
+        let text = "log_counts: { amtopmgr.log: { A-11: 2, \"*\": 3, tls.failed: 0 } }\n\
+                    log_sequences: { amtopmgr.log: [[hello.received, A-11], [A-11, A-11]] }\n\
+                    site: { ad_accounts: [\"AMT-DEVICE-01$iME\"], certificates_issued: 1 }\n\
+                    failure_text: \"ad/container-missing: {*}\"\n";
+        let good: Expect = serde_saphyr::from_str(text)?;
+        assert!(check(&good, &obs, Path::new("."), Snapshots::Strict).is_empty());
+        let text = "log_counts: { amtopmgr.log: { A-11: 1, \"*\": 2 } }\n\
+                    log_sequences: { amtopmgr.log: [[A-11, hello.received]] }\n\
+                    site: { ad_accounts: [], certificates_issued: 0, certificates_revoked: 1 }\n\
+                    failure_text: \"ad/disjoint-namespace: {*}\"\n";
+        let bad: Expect = serde_saphyr::from_str(text)?;
+        let what: Vec<String> = check(&bad, &obs, Path::new("."), Snapshots::Strict)
+            .into_iter()
+            .map(|m| m.what)
+            .collect();
+        assert_eq!(
+            what,
+            [
+                "expect.failure_text",
+                "expect.log_counts.amtopmgr.log.*",
+                "expect.log_counts.amtopmgr.log.A-11",
+                "expect.log_sequences.amtopmgr.log[0]",
+                "expect.site.ad_accounts",
+                "expect.site.certificates_issued",
+                "expect.site.certificates_revoked",
+            ]
+        );
+        Ok(())
     }
 
     #[test]

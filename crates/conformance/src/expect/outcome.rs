@@ -1,5 +1,6 @@
-//! The outcome family: `outcome`, `failed_step`, `amt_status`, `sessions`, `config_error` and
-//! `client_refusal`: how the run ended, from the sessions and the site. Needs nothing of an arm.
+//! The outcome family: `outcome`, `failed_step`, `failure`, `failure_text`, `amt_status`,
+//! `sessions`, `config_error` and `client_refusal`: how the run ended, from the sessions and the
+//! site. Needs nothing of an arm.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -79,6 +80,19 @@ pub(crate) fn check(expect: &Expect, obs: &Observation, out: &mut Vec<Mismatch>)
             .unwrap_or_else(|| "none".to_owned());
         if &actual != want {
             out.push(Mismatch::new("expect.failure", want.clone(), actual));
+        }
+    }
+    if let Some(want) = &expect.failure_text {
+        let actual = obs.last_session().and_then(|s| s.error.clone());
+        if !actual
+            .as_deref()
+            .is_some_and(|a| super::logs::Pattern::new(want).matches(a))
+        {
+            out.push(Mismatch::new(
+                "expect.failure_text",
+                want.clone(),
+                actual.unwrap_or_else(|| "no session error".into()),
+            ));
         }
     }
     if let Some(want) = expect.amt_status {

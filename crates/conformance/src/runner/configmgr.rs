@@ -23,7 +23,7 @@ use super::driver::{ProvisioningSide, World, WorldEnd};
 use super::error::RunError;
 use super::readback;
 use super::transcript::Transcript;
-use crate::observe::{DeviceObs, HelloObs, Observation, SessionObs};
+use crate::observe::{DeviceObs, HelloObs, Observation, SessionObs, SiteObs};
 use crate::testbed::site::{SiteParts, build_site};
 
 /// The ConfigMgr site provisioning a world's devices.
@@ -314,10 +314,52 @@ impl ProvisioningSide for ConfigMgrSite {
             secrets.extend(r.mebx_password.clone());
         }
         obs.transcript = transcript.render(&secrets);
+        obs.events.site = sp
+            .events()
+            .events()
+            .filter_map(|e| serde_json::to_value(e).ok())
+            .collect();
+        redact_events(&mut obs.events.site, &secrets);
+        redact_events(&mut obs.events.device, &secrets);
+        obs.site = SiteObs {
+            ad_accounts: self
+                .parts
+                .directory
+                .accounts()
+                .map(|a| a.sam.clone())
+                .collect(),
+            certificates_issued: self
+                .parts
+                .ca
+                .issued()
+                .iter()
+                .map(|c| c.serial.clone())
+                .collect(),
+            certificates_revoked: self
+                .parts
+                .ca
+                .issued()
+                .iter()
+                .filter(|c| self.parts.ca.is_revoked(&c.serial))
+                .map(|c| c.serial.clone())
+                .collect(),
+        };
         obs.elapsed = world.clock().now().saturating_duration_since(start);
         // Device 0's end state over WS-MAN (its own events are not part of the run).
         obs.device = self.read_back(world, 0);
         obs
+    }
+}
+
+/// Replaces every secret the run knows in `events` (as in the transcript): each event's JSON
+/// text is redacted and read back; an event that no longer parses is kept as its redacted text.
+fn redact_events(events: &mut [serde_json::Value], secrets: &[String]) {
+    for event in events {
+        let text = event.to_string();
+        let redacted = super::transcript::redact(&text, secrets);
+        if redacted != text {
+            *event = serde_json::from_str(&redacted).unwrap_or(serde_json::Value::String(redacted));
+        }
     }
 }
 

@@ -325,6 +325,7 @@ pub(crate) fn fill_logs(obs: &mut Observation, logs: &Logs) {
             LogObs {
                 messages: logs.messages(file),
                 lines: logs.lines(file),
+                ids: logs.ids(file).into_iter().map(str::to_owned).collect(),
             },
         );
     }
@@ -338,6 +339,9 @@ pub(crate) fn fill_logs(obs: &mut Observation, logs: &Logs) {
 /// Summarises the devices' events into `obs.wire`.
 pub(crate) fn fill_wire(obs: &mut Observation, events: &[DeviceEvent]) {
     for event in events {
+        if let Ok(json) = serde_json::to_value(&event.kind) {
+            obs.events.device.push(json);
+        }
         match &event.kind {
             EventKind::TlsHandshake {
                 verdict, refusal, ..
