@@ -16,10 +16,170 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::personality::CnRule;
 
-/// One entry of the profile's `faults:` list (see the module documentation).
+/// One fault of the profile's `faults:` list: exactly one kind (see the module documentation).
+/// YAML writes it as a [`FaultEntry`] mapping; an entry that is empty, mixes kinds or has invalid
+/// values does not load.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FaultSpec {
+    /// A step-addressed protocol fault: when it fires and what it does.
+    Step {
+        /// When it fires.
+        on: FaultTrigger,
+        /// What it does.
+        action: FaultAction,
+    },
+    /// Override the active flag of hash-list entries.
+    HashActive(HashActiveOverride),
+    /// Refuse every setup TLS handshake as this refusal.
+    RefuseTls(crate::tls::RefusalKind),
+    /// Replace the personality's CN rule.
+    CnRule(CnRule),
+    /// Replace the largest accepted root key size (bits; 0 = no limit).
+    MaxRootKeyBits(u32),
+    /// Replace the smallest accepted RSA key size (bits; 0 = no limit).
+    MinRsaKeyBits(u32),
+    /// Replace whether SHA-1 in the chain is refused.
+    RefuseSha1(bool),
+    /// The wired link is down.
+    NoWiredLink,
+    /// Hellos are switched off.
+    HellosOff,
+    /// Connections to this local port are refused.
+    RefusePort(u16),
+    /// Only the wireless address answers.
+    WirelessOnly,
+}
+
+impl Serialize for FaultSpec {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        FaultEntry::from(self.clone()).serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for FaultSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Self::try_from(FaultEntry::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The YAML shape ([`FaultEntry`]).
+impl JsonSchema for FaultSpec {
+    fn schema_name() -> Cow<'static, str> {
+        FaultEntry::schema_name()
+    }
+
+    fn schema_id() -> Cow<'static, str> {
+        FaultEntry::schema_id()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        FaultEntry::json_schema(generator)
+    }
+}
+
+impl From<FaultSpec> for FaultEntry {
+    fn from(f: FaultSpec) -> Self {
+        let mut e = Self::default();
+        match f {
+            FaultSpec::Step { on, action } => {
+                e.on = Some(on);
+                e.action = Some(action);
+            }
+            FaultSpec::HashActive(h) => e.hash_active = Some(h),
+            FaultSpec::RefuseTls(r) => e.refuse_tls = Some(r),
+            FaultSpec::CnRule(r) => e.cn_rule = Some(r),
+            FaultSpec::MaxRootKeyBits(b) => e.max_root_key_bits = Some(b),
+            FaultSpec::MinRsaKeyBits(b) => e.min_rsa_key_bits = Some(b),
+            FaultSpec::RefuseSha1(b) => e.refuse_sha1 = Some(b),
+            FaultSpec::NoWiredLink => e.no_wired_link = true,
+            FaultSpec::HellosOff => e.hellos_off = true,
+            FaultSpec::RefusePort(p) => e.refuse_port = Some(p),
+            FaultSpec::WirelessOnly => e.wireless_only = true,
+        }
+        e
+    }
+}
+
+impl TryFrom<FaultEntry> for FaultSpec {
+    type Error = String;
+
+    /// Parses an entry: exactly one kind of fault, with valid values.
+    fn try_from(e: FaultEntry) -> Result<Self, String> {
+        e.validate()?;
+        let spec = match e {
+            FaultEntry {
+                on: Some(on),
+                action: Some(action),
+                ..
+            } => Self::Step { on, action },
+            FaultEntry {
+                hash_active: Some(h),
+                ..
+            } => Self::HashActive(h),
+            FaultEntry {
+                refuse_tls: Some(r),
+                ..
+            } => Self::RefuseTls(r),
+            FaultEntry {
+                cn_rule: Some(r), ..
+            } => Self::CnRule(r),
+            FaultEntry {
+                max_root_key_bits: Some(b),
+                ..
+            } => Self::MaxRootKeyBits(b),
+            FaultEntry {
+                min_rsa_key_bits: Some(b),
+                ..
+            } => Self::MinRsaKeyBits(b),
+            FaultEntry {
+                refuse_sha1: Some(b),
+                ..
+            } => Self::RefuseSha1(b),
+            FaultEntry {
+                refuse_port: Some(p),
+                ..
+            } => Self::RefusePort(p),
+            FaultEntry {
+                no_wired_link: true,
+                ..
+            } => Self::NoWiredLink,
+            FaultEntry {
+                hellos_off: true, ..
+            } => Self::HellosOff,
+            FaultEntry {
+                wireless_only: true,
+                ..
+            } => Self::WirelessOnly,
+            FaultEntry { .. } => return Err("empty fault entry".into()),
+        };
+        Ok(spec)
+    }
+}
+
+impl FaultSpec {
+    /// Short description for the event log.
+    pub fn describe(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "fault".into())
+    }
+
+    /// The delay a step-addressed fault injects, if it is one.
+    pub fn delay(&self) -> Option<Duration> {
+        match self {
+            Self::Step {
+                action: FaultAction::Delay(d),
+                ..
+            } => Some(d.0),
+            _ => None,
+        }
+    }
+}
+
+/// One entry of the profile's `faults:` list as YAML writes it: a mapping with exactly one kind
+/// of fault. It is parsed into a [`FaultSpec`] (the only form the device uses) when it loads.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct FaultSpec {
+#[schemars(rename = "FaultSpec")]
+pub struct FaultEntry {
     /// Step-addressed fault: when it fires.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on: Option<FaultTrigger>,
@@ -196,7 +356,7 @@ impl JsonSchema for DurationText {
     }
 }
 
-impl FaultSpec {
+impl FaultEntry {
     /// Checks that the entry is exactly one kind of fault; returns a message otherwise.
     pub fn validate(&self) -> Result<(), String> {
         let step = self.on.is_some() || self.action.is_some();
@@ -252,11 +412,6 @@ impl FaultSpec {
         }
         Ok(())
     }
-
-    /// Short description for the event log.
-    pub fn describe(&self) -> String {
-        serde_json::to_string(self).unwrap_or_else(|_| "fault".into())
-    }
 }
 
 /// What a request looked like, for matching.
@@ -283,7 +438,10 @@ impl FaultMatcher {
         let entries = faults
             .iter()
             .enumerate()
-            .filter_map(|(i, f)| Some((i, f.on.clone()?, f.action.clone()?, 0)))
+            .filter_map(|(i, f)| match f {
+                FaultSpec::Step { on, action } => Some((i, on.clone(), action.clone(), 0)),
+                _ => None,
+            })
             .collect();
         Self { entries }
     }
@@ -344,11 +502,8 @@ mod tests {
              - on: { action: Put }\n  do: { delay: 40s }\n\
              - no_wired_link: true\n",
         )?;
-        assert!(faults.iter().all(|f| f.validate().is_ok()));
-        assert_eq!(
-            faults[3].action,
-            Some(FaultAction::Delay(DurationText(Duration::from_secs(40))))
-        );
+        assert_eq!(faults[3].delay(), Some(Duration::from_secs(40)));
+        assert_eq!(faults[4], FaultSpec::NoWiredLink);
         let mut m = FaultMatcher::new(&faults);
         let commit = RequestKey {
             action: Some("CommitChanges"),
@@ -375,10 +530,13 @@ mod tests {
     fn invalid_entries_are_rejected() -> Result<(), serde_saphyr::Error> {
         assert!(parse("- on: { method: X }\n  do: explode\n").is_err());
         assert!(parse("- bogus: 1\n").is_err());
-        let two = parse("- hellos_off: true\n  no_wired_link: true\n")?;
-        assert!(two[0].validate().is_err());
-        let half = parse("- on: { method: X }\n")?;
-        assert!(half[0].validate().is_err());
+        // Parse, don't validate: an entry that is not exactly one fault does not load.
+        let two = parse("- hellos_off: true\n  no_wired_link: true\n");
+        assert!(two.is_err_and(|e| e.to_string().contains("exactly one fault")));
+        let half = parse("- on: { method: X }\n");
+        assert!(half.is_err_and(|e| e.to_string().contains("both `on` and `do`")));
+        assert!(parse("- {}\n").is_err_and(|e| e.to_string().contains("empty fault entry")));
+        assert!(parse("- on: { method: X, nth: 0 }\n  do: empty_body\n").is_err());
         assert!(DurationText::parse("5 parsecs").is_err());
         assert_eq!(
             DurationText::parse("1500ms").map(|d| d.0),

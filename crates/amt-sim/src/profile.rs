@@ -698,8 +698,10 @@ impl DeviceProfile {
                 ));
             }
         }
+        // Faults built in code (not parsed from YAML) get the parser's checks too.
         for (i, f) in self.faults.iter().enumerate() {
-            f.validate()
+            crate::faults::FaultEntry::from(f.clone())
+                .validate()
                 .map_err(|m| invalid(format!("faults[{i}]"), m))?;
         }
         Ok(())
@@ -723,17 +725,12 @@ impl DeviceProfile {
             t.hello_schedule = k;
         }
         for f in &self.faults {
-            if let Some(r) = f.cn_rule {
-                t.cn_rule = r;
-            }
-            if let Some(b) = f.max_root_key_bits {
-                t.max_root_key_bits = (b > 0).then_some(b);
-            }
-            if let Some(b) = f.min_rsa_key_bits {
-                t.min_rsa_key_bits = (b > 0).then_some(b);
-            }
-            if let Some(s) = f.refuse_sha1 {
-                t.refuse_sha1 = s;
+            match *f {
+                FaultSpec::CnRule(r) => t.cn_rule = r,
+                FaultSpec::MaxRootKeyBits(b) => t.max_root_key_bits = (b > 0).then_some(b),
+                FaultSpec::MinRsaKeyBits(b) => t.min_rsa_key_bits = (b > 0).then_some(b),
+                FaultSpec::RefuseSha1(s) => t.refuse_sha1 = s,
+                _ => {}
             }
         }
         t
@@ -765,7 +762,7 @@ impl DeviceProfile {
             .filter_map(|h| resolve_hash(h).ok())
             .collect();
         for f in &self.faults {
-            if let Some(o) = &f.hash_active {
+            if let FaultSpec::HashActive(o) = f {
                 for (i, h) in list.iter_mut().enumerate() {
                     if o.index == Some(i) || o.name.as_deref() == Some(h.name.as_str()) {
                         h.active = o.active;
@@ -820,28 +817,31 @@ impl DeviceProfile {
 
     /// Whether a network fault names this.
     pub fn no_wired_link(&self) -> bool {
-        !self.network.wired.link_up || self.faults.iter().any(|f| f.no_wired_link)
+        !self.network.wired.link_up || self.faults.contains(&FaultSpec::NoWiredLink)
     }
 
     /// Whether a `hellos_off` fault suppresses every scheduled Hello (each one is recorded as
     /// suppressed; `hello.enabled: false` instead means no schedule at all).
     pub fn hellos_off(&self) -> bool {
-        self.faults.iter().any(|f| f.hellos_off)
+        self.faults.contains(&FaultSpec::HellosOff)
     }
 
     /// Whether only the wireless address answers (fault).
     pub fn wireless_only(&self) -> bool {
-        self.faults.iter().any(|f| f.wireless_only)
+        self.faults.contains(&FaultSpec::WirelessOnly)
     }
 
     /// Whether connections to `port` are refused by a fault.
     pub fn port_refused(&self, port: u16) -> bool {
-        self.faults.iter().any(|f| f.refuse_port == Some(port))
+        self.faults.contains(&FaultSpec::RefusePort(port))
     }
 
     /// A forced TLS refusal id, if a fault sets one.
     pub fn forced_tls_refusal(&self) -> Option<crate::tls::RefusalKind> {
-        self.faults.iter().find_map(|f| f.refuse_tls)
+        self.faults.iter().find_map(|f| match f {
+            FaultSpec::RefuseTls(r) => Some(*r),
+            _ => None,
+        })
     }
 
     /// The provisioning server Hellos go to, or why there is none (a stable reason id).

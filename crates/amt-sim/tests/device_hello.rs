@@ -154,10 +154,7 @@ fn no_hellos_over_wireless_only() {
 #[test]
 fn hellos_off_and_missing_dhcp_domain_are_recorded() {
     let mut profile = DeviceProfile::default();
-    profile.faults.push(FaultSpec {
-        hellos_off: true,
-        ..FaultSpec::default()
-    });
+    profile.faults.push(FaultSpec::HellosOff);
     let mut dev = device(profile);
     assert!(replay(&mut dev, Duration::from_secs(3600)).is_empty());
     assert!(dev.drain_events().iter().any(

@@ -520,11 +520,13 @@ fn bind_device(runtime: &tokio::runtime::Runtime) -> Result<(Ipv4Addr, Bound), R
 fn translate_ports(profile: &mut DeviceProfile, http: u16, tls: u16) {
     let (old_http, old_tls) = (profile.ports.http, profile.ports.tls);
     for fault in &mut profile.faults {
-        fault.refuse_port = fault.refuse_port.map(|p| match p {
-            _ if p == old_http => http,
-            _ if p == old_tls => tls,
-            other => other,
-        });
+        if let amt_sim::faults::FaultSpec::RefusePort(p) = fault {
+            *p = match *p {
+                p if p == old_http => http,
+                p if p == old_tls => tls,
+                other => other,
+            };
+        }
     }
     profile.ports.http = http;
     profile.ports.tls = tls;
@@ -538,14 +540,8 @@ mod tests {
     fn port_faults_follow_the_ports_to_their_bound_numbers() {
         let mut profile = DeviceProfile::default();
         profile.faults = vec![
-            amt_sim::faults::FaultSpec {
-                refuse_port: Some(profile.ports.tls),
-                ..amt_sim::faults::FaultSpec::default()
-            },
-            amt_sim::faults::FaultSpec {
-                refuse_port: Some(623),
-                ..amt_sim::faults::FaultSpec::default()
-            },
+            amt_sim::faults::FaultSpec::RefusePort(profile.ports.tls),
+            amt_sim::faults::FaultSpec::RefusePort(623),
         ];
         translate_ports(&mut profile, 40_000, 40_001);
         assert_eq!((profile.ports.http, profile.ports.tls), (40_000, 40_001));

@@ -12,7 +12,6 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use amt_sim::device::ConnectRefusalKind;
-use amt_sim::faults::FaultAction;
 use amt_sim::profile::DeviceProfile;
 use amt_wire::hello::DeviceUuid;
 use provisioner_core::env::{Environment, ResolveTo};
@@ -278,8 +277,8 @@ pub fn requirements(
         out.push(Requirement::Fleet(fleet_size));
     }
     for fault in &profile.faults {
-        if let Some(FaultAction::Delay(d)) = &fault.action {
-            out.push(Requirement::Clock(ClockNeed::DeviceDelay(d.0)));
+        if let Some(d) = fault.delay() {
+            out.push(Requirement::Clock(ClockNeed::DeviceDelay(d)));
         }
     }
     for (member, env) in fleet
