@@ -925,7 +925,14 @@ fn wording_text(wording: Wording) -> &'static str {
     match wording {
         Wording::Verbatim => "verbatim [V]",
         Wording::VerbatimFromGerman => "verbatim, quoted in the German doc [V-de]",
-        Wording::Reconstructed => "back-translated from German, not verified [R]",
+        Wording::Reconstructed => "reconstructed or back-translated, not verified [R]",
+        Wording::VerbatimSecondary => {
+            "verbatim in a secondary source quoting the product documentation [V-2nd]"
+        }
+        Wording::VerbatimOtherVersion => {
+            "verbatim from another product version (SMS 2003 or current branch) [V-2003/V-CB]"
+        }
+        Wording::Translated => "translated from a German or Japanese seed [T]",
         Wording::Invented => "our wording, no documented text",
     }
 }
