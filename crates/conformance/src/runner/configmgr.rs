@@ -424,9 +424,12 @@ impl ProvisioningSide for ConfigMgrSite {
         self.hierarchy.as_ref().and_then(Hierarchy::next_due)
     }
 
+    /// The first call (before the first step) builds the hierarchy at the run's start.
     fn site_advance(&mut self, now: Timestamp) {
-        if let Some(h) = self.hierarchy.as_mut() {
-            h.advance(now);
+        match self.hierarchy(now) {
+            Ok(Some(h)) => h.advance(now),
+            Ok(None) => {}
+            Err(e) => self.notes.push(e.to_string()),
         }
     }
 

@@ -143,6 +143,8 @@ pub(crate) fn drive(
 ) -> Result<Driven, RunError> {
     let mut hellos = HelloObs::default();
     let mut notes = Vec::new();
+    // The site hierarchy starts with the run (its daily checks count from here).
+    side.site_advance(world.clock().now());
     for step in flow {
         let devices = world.device_count();
         match step {
