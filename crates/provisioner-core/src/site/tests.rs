@@ -6,7 +6,7 @@ use std::time::Duration;
 use amt_wire::time::Timestamp;
 
 use super::*;
-use crate::logs::LogFile;
+use crate::logs::{LogError, LogFile};
 
 const T0: Timestamp = Timestamp::from_unix_secs(1_800_000_000);
 
@@ -240,4 +240,95 @@ fn sites_child_primary_option_from_the_parent_is_refused() {
         on_secondary.validate().map_err(|e| e.id()),
         Err("hierarchy/invalid")
     );
+}
+
+/// The verbatim site lines equal the quotes of `reference/configmgr-sites.md` A.1.2 byte for byte
+/// (sample values of the sources filled in; the `~` of despool.log is framing).
+#[test]
+fn sites_verbatim_lines_equal_the_reference_quotes() -> Result<(), LogError> {
+    let cases: &[(LogId, &[(&str, &str)], &str)] = &[
+        (
+            ids::K_01_NO_KEY_EXCHANGE,
+            &[("site", "S01")],
+            "Cannot find valid public key for key exchange instruction coming from site S01",
+        ),
+        (
+            ids::K_01_RETRY_UNTRUSTED,
+            &[(
+                "path",
+                "C:\\SMS\\inboxes\\despoolr.box\\receive\\ds_1vfda.ist",
+            )],
+            "Retry the instruction (C:\\SMS\\inboxes\\despoolr.box\\receive\\ds_1vfda.ist) because this site does not allow untrusted child sites.",
+        ),
+        (
+            ids::K_01_RETRY_COUNT,
+            &[
+                (
+                    "path",
+                    "C:\\SMS\\inboxes\\despoolr.box\\receive\\ds_1vfda.ist",
+                ),
+                ("count", "100"),
+            ],
+            "Will retry instruction C:\\SMS\\inboxes\\despoolr.box\\receive\\ds_1vfda.ist 100 more times, the next retry is in about 5 minutes",
+        ),
+        (
+            ids::K_01_DEFERRED,
+            &[
+                (
+                    "path",
+                    "E:\\ConfigMgr\\inboxes\\despoolr.box\\receive\\ds_3kyyh.sni",
+                ),
+                ("when", "5/16/2016 12:29:11 PM Eastern Daylight Time"),
+            ],
+            "Instruction E:\\ConfigMgr\\inboxes\\despoolr.box\\receive\\ds_3kyyh.sni won't be processed till 5/16/2016 12:29:11 PM Eastern Daylight Time",
+        ),
+        (
+            ids::K_01_VERIFY,
+            &[
+                (
+                    "path",
+                    "C:\\SMS\\inboxes\\despoolr.box\\receive\\ds_1vfda.ist",
+                ),
+                ("kind", "MICROSOFT|SMS|MINIJOBINSTRUCTION|TRANSFER"),
+            ],
+            "Verifying signature for instruction C:\\SMS\\inboxes\\despoolr.box\\receive\\ds_1vfda.ist of type MICROSOFT|SMS|MINIJOBINSTRUCTION|TRANSFER",
+        ),
+        (
+            ids::K_00_SIG_OK,
+            &[("site", "CS1")],
+            "Signature checked out OK for instruction coming from site CS1, proceed with the instruction execution.",
+        ),
+        (
+            ids::K_00_FOUND,
+            &[("file", "202sqcs1.sni")],
+            "Found ready instruction 202sqcs1.sni",
+        ),
+        (
+            ids::K_00_EXEC,
+            &[("kind", "MICROSOFT|SMS|MINIJOBINSTRUCTION|PACKAGE")],
+            "Executing instruction of type MICROSOFT|SMS|MINIJOBINSTRUCTION|PACKAGE",
+        ),
+        (
+            ids::K_00_DONE,
+            &[],
+            "Despooler successfully executed one instruction.",
+        ),
+    ];
+    for (id, args, quote) in cases {
+        let mut logs = Logs::new(LogConfig::default());
+        logs.emit(*id, args, T0)?;
+        assert_eq!(
+            logs.messages(LogFile::Despool),
+            vec![(*quote).to_owned()],
+            "{id}"
+        );
+    }
+    // The despooler's time format is the current-branch one.
+    let t = Timestamp::from_unix_secs(1_463_415_551); // 2016-05-16 16:19:11 UTC
+    assert_eq!(
+        crate::logs::despooler_time(t, 240, "Eastern Daylight Time"),
+        "5/16/2016 12:19:11 PM Eastern Daylight Time"
+    );
+    assert_eq!(crate::logs::statmsg_gmt(t), "Mon May 16 16:19:11.000 2016");
+    Ok(())
 }
