@@ -333,7 +333,7 @@ impl Hierarchy {
             .ok_or_else(|| HierarchyError::UnknownClient {
                 name: name.to_owned(),
             })?;
-        let path = path.unwrap_or(c.os_bits.security_key()).to_owned();
+        let path = path.unwrap_or_else(|| c.os_bits.security_key()).to_owned();
         if let Some(values) = c.registry.get_mut(&path)
             && let Some(v) = values.get_mut(ALLOWED_ROOT_VALUE)
         {

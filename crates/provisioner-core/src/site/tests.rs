@@ -70,7 +70,7 @@ fn sites_secondary_without_key_is_retried_101_times_then_deleted() -> Result<(),
         )
     );
     assert!(messages.iter().any(|m| m.starts_with("Will retry instruction C:\\Program Files\\Microsoft Configuration Manager\\inboxes\\despoolr.box\\receive\\ds_") && m.ends_with(" 100 more times, the next retry is in about 5 minutes")));
-    assert!(messages.iter().any(|m| m.contains(" 0 more times")) == false);
+    assert!(!messages.iter().any(|m| m.contains(" 0 more times")));
     let lines = h
         .site("P01")
         .map(|s| s.logs().lines(LogFile::Despool))
@@ -242,11 +242,14 @@ fn sites_child_primary_option_from_the_parent_is_refused() {
     );
 }
 
+/// A catalog row, its sample arguments and the quote it must render.
+type Quote = (LogId, &'static [(&'static str, &'static str)], &'static str);
+
 /// The verbatim site lines equal the quotes of `reference/configmgr-sites.md` A.1.2 byte for byte
 /// (sample values of the sources filled in; the `~` of despool.log is framing).
 #[test]
 fn sites_verbatim_lines_equal_the_reference_quotes() -> Result<(), LogError> {
-    let cases: &[(LogId, &[(&str, &str)], &str)] = &[
+    let cases: &[Quote] = &[
         (
             ids::K_01_NO_KEY_EXCHANGE,
             &[("site", "S01")],
