@@ -484,7 +484,7 @@ fn rendered_logs_snapshot() -> TestResult {
     )?;
     logs.emit(ids::A_12, &[], t(3))?;
     logs.emit(ids::CLIENT_OTP_SENT, &[("uuid", uuid)], t(4))?;
-    let all: String = LogFile::ALL
+    let all: String = LogFile::SERVICE_POINT
         .iter()
         .map(|f| {
             format!(

@@ -240,10 +240,14 @@ fn parse_sms(line: &str) -> Option<ParsedLine> {
     let message = line[..start].strip_suffix("  ").unwrap_or(&line[..start]);
     // Some components end the message with `~~` (error-catalog §1.1); it is framing, not text.
     let message = message.strip_suffix("~~").unwrap_or(message);
-    // despool.log starts every message with `~` (configmgr-sites A.1.2); framing as well.
-    let message = message.strip_prefix('~').unwrap_or(message);
     let rest = &line[start + 3..];
     let (component, rest) = rest.split_once("><")?;
+    // despool.log starts every message with `~` (configmgr-sites A.1.2); framing as well.
+    let message = if component == "SMS_DESPOOLER" {
+        message.strip_prefix('~').unwrap_or(message)
+    } else {
+        message
+    };
     let (date_time, rest) = rest.split_once("><thread=")?;
     let thread_part = rest.strip_suffix('>')?;
     let thread = thread_part.split(' ').next().and_then(|t| t.parse().ok());

@@ -50,6 +50,9 @@ pub enum LogFile {
 }
 
 impl LogFile {
+    /// The service point's three files (what its log directory holds).
+    pub const SERVICE_POINT: [Self; 3] = [Self::AmtOpMgr, Self::AmtProxyMgr, Self::OobMgmt];
+
     /// Every file: the service point's three, then the site hierarchy's (per site).
     pub const ALL: [Self; 7] = [
         Self::AmtOpMgr,
