@@ -148,8 +148,34 @@ pub fn entries_named_in(source: &str) -> Vec<&'static CatalogEntry> {
 /// `hello.received` → `None`.
 pub fn entry_key(text_id: &str) -> Option<&str> {
     let key = text_id.split('.').next()?;
-    let digits = key.strip_prefix("A-")?;
+    // A-: the AMT error catalog; K-, N-, C-: the site entries of `reference/configmgr-sites.md`
+    // (key exchange, signing certificate, certificate publishing).
+    let digits = ["A-", "K-", "N-", "C-"]
+        .iter()
+        .find_map(|p| key.strip_prefix(p))?;
     (digits.len() == 2 && digits.bytes().all(|b| b.is_ascii_digit())).then_some(key)
+}
+
+/// The status message id a line asks about: `5112`, `status 5112`, `status message 4404`,
+/// `message ID 4405` (a STATMSG line is matched as a log text instead).
+fn status_query(message: &str) -> Option<u32> {
+    let lower = message.trim().to_ascii_lowercase();
+    let rest = [
+        "status message id",
+        "status message",
+        "message id",
+        "status",
+        "id",
+    ]
+    .iter()
+    .find_map(|p| lower.strip_prefix(p))
+    .unwrap_or(&lower);
+    let digits = rest.trim().trim_start_matches(['=', ':', '#']).trim();
+    if digits.len() == 4 && digits.bytes().all(|b| b.is_ascii_digit()) {
+        digits.parse().ok()
+    } else {
+        None
+    }
 }
 
 /// Which framing the explained line had.
@@ -188,6 +214,8 @@ pub enum MatchKind {
     LineInText,
     /// The text is a piece of the line (extra words around it, two messages on one line).
     TextInLine,
+    /// The line names a status message id (`5112`): its STATMSG text.
+    StatusMessage,
 }
 
 impl MatchKind {
@@ -199,6 +227,7 @@ impl MatchKind {
             Self::Tolerant => "tolerant match: case, spacing, quotes or the final period differ",
             Self::LineInText => "partial match: your line is part of this text",
             Self::TextInLine => "partial match: this text is part of your line",
+            Self::StatusMessage => "status message id: the STATMSG line it writes",
         }
     }
 }
@@ -327,6 +356,27 @@ pub fn explain(input: &str, scenarios: &[ScenarioRef]) -> Explanation {
         notes.push(format!(
             "too little text besides placeholders (at least {MIN_WILDCARD_LITERALS} characters needed)"
         ));
+    } else if let Some(def) =
+        status_query(&message).and_then(provisioner_core::site::statmsg::definition)
+    {
+        if let Some(text) = logs::lookup(def.line.as_str()) {
+            matches.push(text_match(
+                text,
+                MatchKind::StatusMessage,
+                Vec::new(),
+                entries,
+                scenarios,
+            ));
+        }
+        notes.push(format!(
+            "status message {} ({}, severity {:?}): {} [{}; {}]",
+            def.id,
+            def.component,
+            def.severity,
+            def.description,
+            wording_text(def.wording),
+            def.source
+        ));
     } else {
         matches = find_matches(&query, &message)
             .into_iter()
@@ -378,7 +428,8 @@ fn strip_framing(input: &str) -> (Framing, Option<String>, String) {
             framing = parsed.format.into();
             component = parsed.component;
         }
-        messages.push(parsed.message.trim().to_owned());
+        // despool.log messages start with `~`, which pasted bare lines keep.
+        messages.push(parsed.message.trim().trim_start_matches('~').to_owned());
     }
     (framing, component, messages.join(" "))
 }
@@ -925,7 +976,14 @@ fn wording_text(wording: Wording) -> &'static str {
     match wording {
         Wording::Verbatim => "verbatim [V]",
         Wording::VerbatimFromGerman => "verbatim, quoted in the German doc [V-de]",
-        Wording::Reconstructed => "back-translated from German, not verified [R]",
+        Wording::Reconstructed => "back-translated from German or reconstructed, not verified [R]",
+        Wording::VerbatimSecondary => {
+            "verbatim in a secondary source quoting the product documentation [V-2nd]"
+        }
+        Wording::VerbatimOtherVersion => {
+            "verbatim from another product version (SMS 2003 or current branch) [V-2003/V-CB]"
+        }
+        Wording::Translated => "translated from a German or Japanese seed [T]",
         Wording::Invented => "our wording, no documented text",
     }
 }

@@ -33,7 +33,7 @@ pub struct Observation {
     /// The first device's end state, read back over WS-MAN.
     pub device: Option<DeviceObs>,
     /// The site's end state (directory accounts, certificates of the CA).
-    pub site: SiteObs,
+    pub site: SiteStateObs,
     /// Every event of both sides, as their JSON objects (redacted), for `expect.events`.
     #[serde(skip)]
     pub events: EventsObs,
@@ -42,6 +42,17 @@ pub struct Observation {
     /// The redacted transcript (events of both sides and log lines, in time order).
     #[serde(skip)]
     pub transcript: String,
+    /// The site hierarchy, by site code (empty without a hierarchy).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub sites: BTreeMap<String, SiteObs>,
+    /// Every status message raised in the hierarchy, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub status_messages: Vec<StatusObs>,
+    /// The hierarchy's ConfigMgr clients, by name.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub clients: BTreeMap<String, ClientObs>,
+    /// AMT web server certificates issued by the CA and published to the site database.
+    pub certificates: CertificatesObs,
     /// Steps skipped and why (e.g. a Hello window in network mode).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
@@ -65,6 +76,70 @@ pub struct SessionObs {
     pub cause: Option<String>,
 }
 
+/// One site of the hierarchy.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct SiteObs {
+    /// Its log files (despool.log, hman.log, policypv.log, amtproxymgr.log, PolicyAgent.log).
+    pub logs: BTreeMap<LogFile, LogObs>,
+    /// Files in `despoolr.box\receive` at the end.
+    pub receive_now: usize,
+    /// The most files `despoolr.box\receive` held at once.
+    pub receive_max: usize,
+    /// Instructions deleted after their last retry.
+    pub deleted: usize,
+    /// Instructions verified and executed.
+    pub executed: usize,
+    /// Sites whose public key it holds.
+    pub keys: Vec<String>,
+    /// Its record of the first device's AMT status (`None`: no record).
+    pub device_status: Option<AmtStatus>,
+    /// Policies re-signed (sum over renewals).
+    pub policies_resigned: u32,
+    /// Policy authentication failures reported by clients.
+    pub policy_errors: u32,
+    /// Files at the root of its server's drive (preinst output).
+    pub drive_root: Vec<String>,
+}
+
+/// One status message.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct StatusObs {
+    /// Site code.
+    pub site: String,
+    /// Component.
+    pub component: String,
+    /// Message id.
+    pub id: u32,
+    /// `info`, `warning`, `error`.
+    pub severity: String,
+    /// Insertion strings.
+    pub istr: Vec<String>,
+}
+
+/// One ConfigMgr client.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct ClientObs {
+    /// `accepted` or `refused`.
+    pub policy: String,
+    /// Managed by its site.
+    pub managed: bool,
+    /// Policy authentication failures it reported.
+    pub reported_errors: u32,
+    /// `AllowedRootCAHashCode` on its OS's key (`None`: absent or empty).
+    pub allowed_root: Option<String>,
+}
+
+/// The AMT web server certificates of the run.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct CertificatesObs {
+    /// Issued by the enterprise CA.
+    pub issued: usize,
+    /// Published to the site database.
+    pub published: usize,
+    /// Serials issued but not published.
+    pub unpublished: Vec<String>,
+}
+
 /// One log file.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct LogObs {
@@ -78,7 +153,7 @@ pub struct LogObs {
 
 /// The site's end state after the flow.
 #[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
-pub struct SiteObs {
+pub struct SiteStateObs {
     /// sAMAccountNames of the AMT computer accounts in Active Directory (`AMT-DEVICE-01$iME`).
     pub ad_accounts: Vec<String>,
     /// Serials of the web server certificates the enterprise CA issued, in order.

@@ -206,8 +206,140 @@ pub enum FlowStep {
     /// delete the AD account, `Unprovision` over management TLS); `partial` is a local
     /// `PartialUnprovision` by the admin (keeps the admin ACL and names).
     Remove(RemovalKind),
-    /// Let virtual time pass (`10m`).
+    /// Let virtual time pass (`10m`); despooler retries and the policy provider's daily check of
+    /// a hierarchy run at their own times within it.
     Wait(DurationText),
+    /// A site of `environment.hierarchy` that was not installed is installed (`S01`): it sends its
+    /// key exchange instruction and site data to its parent.
+    InstallSite(String),
+    /// A site is recovered with a new key pair (`S01`); it sends its new key to its parent.
+    RecoverSite(String),
+    /// `preinst.exe /<option>` on a site server: a key file (`S01.CT4`) at its drive root.
+    Preinst(PreinstStep),
+    /// Copy a key file preinst wrote into another site's inbox (`hman.box` or `hman.box/pubkey`).
+    CopyKey(CopyKeyStep),
+    /// A site sends an instruction to another (`site-data`, `package`, `key-exchange`).
+    SendInstruction(SendStep),
+    /// Configure a primary site with a new site server signing certificate (new key pair) from
+    /// a root CA; every policy is re-signed.
+    RenewSigningCertificate(RenewStep),
+    /// Every ConfigMgr client of the hierarchy downloads its policy.
+    PolicyCycle,
+    /// A script deletes the data of the client's `AllowedRootCAHashCode` under a registry key
+    /// (default: the right one for its OS).
+    ClearAllowedRoot(ClearRootStep),
+    /// Reinstall a client with the current signing certificate (`CCMSetup.exe /native
+    /// SMSSIGNCERT=…`).
+    ReinstallClient(String),
+}
+
+/// `preinst: { site: S01, option: keyforparent }`.
+#[derive(Clone, Debug, Eq, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreinstStep {
+    /// The site server preinst runs on.
+    pub site: String,
+    /// `keyforparent` (`<site>.CT4`), `keyforchild` (`.CT5`), `childkeys` (`.CT6`), `parentkeys`
+    /// (`.CT7`).
+    pub option: provisioner_core::site::PreinstOption,
+}
+
+/// `copy_key: { file: S01.CT4, from: S01, to: P01, folder: hman.box }`.
+#[derive(Clone, Debug, Eq, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CopyKeyStep {
+    /// The file preinst wrote.
+    pub file: String,
+    /// The site whose drive root holds it.
+    pub from: String,
+    /// The receiving site.
+    pub to: String,
+    /// `hman.box` (default; imported) or `hman.box/pubkey` (never looked at).
+    #[serde(default)]
+    pub folder: provisioner_core::site::KeyFolder,
+}
+
+/// `send_instruction: { from: P01, to: S01, what: package }`.
+#[derive(Clone, Debug, Eq, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendStep {
+    /// The sending site.
+    pub from: String,
+    /// The receiving site.
+    pub to: String,
+    /// `site-data`, `package` or `key-exchange`.
+    pub what: provisioner_core::site::Payload,
+}
+
+/// `renew_signing_certificate: { site: P01, root: corp-root-2027, valid_days: 365 }`.
+#[derive(Clone, Debug, Eq, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RenewStep {
+    /// The primary site.
+    pub site: String,
+    /// The root CA the new certificate chains to.
+    pub root: String,
+    /// Days until it expires (default 365).
+    #[serde(default = "default_valid_days")]
+    pub valid_days: u32,
+}
+
+fn default_valid_days() -> u32 {
+    365
+}
+
+/// `clear_allowed_root: { client: PC-01, path: "HKLM\\SOFTWARE\\Microsoft\\CCM\\Security" }`.
+#[derive(Clone, Debug, Eq, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClearRootStep {
+    /// The client.
+    pub client: String,
+    /// The registry key the script edits; default: the client OS's key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+impl FlowStep {
+    /// The hierarchy command of a site step; `None` for the other steps.
+    pub fn site_command(&self) -> Option<provisioner_core::site::Command> {
+        use provisioner_core::site::Command;
+        Some(match self {
+            Self::InstallSite(s) => Command::InstallSite(s.clone()),
+            Self::RecoverSite(s) => Command::RecoverSite(s.clone()),
+            Self::Preinst(p) => Command::Preinst {
+                site: p.site.clone(),
+                option: p.option,
+            },
+            Self::CopyKey(c) => Command::CopyKey {
+                file: c.file.clone(),
+                from: c.from.clone(),
+                to: c.to.clone(),
+                folder: c.folder,
+            },
+            Self::SendInstruction(s) => Command::Send {
+                from: s.from.clone(),
+                to: s.to.clone(),
+                payload: s.what,
+            },
+            Self::RenewSigningCertificate(r) => Command::RenewSigningCertificate {
+                site: r.site.clone(),
+                root: r.root.clone(),
+                valid_days: r.valid_days,
+            },
+            Self::PolicyCycle => Command::PolicyCycle,
+            Self::ClearAllowedRoot(c) => Command::ClearAllowedRoot {
+                client: c.client.clone(),
+                path: c.path.clone(),
+            },
+            Self::ReinstallClient(c) => Command::ReinstallClient(c.clone()),
+            Self::StartUp
+            | Self::Hellos(_)
+            | Self::Provision
+            | Self::InBand
+            | Self::Remove(_)
+            | Self::Wait(_) => return None,
+        })
+    }
 }
 
 /// Which Hellos a `hellos` step delivers.

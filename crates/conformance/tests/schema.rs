@@ -381,7 +381,15 @@ mod environment_format {
         );
         assert_eq!(
             string_values(definition(&schema, "LogFile")?),
-            ["amtopmgr.log", "amtproxymgr.log", "oobmgmt.log"]
+            [
+                "amtopmgr.log",
+                "amtproxymgr.log",
+                "oobmgmt.log",
+                "despool.log",
+                "hman.log",
+                "policypv.log",
+                "PolicyAgent.log"
+            ]
         );
         // Container defaults are the default environment's values.
         let default = serde_json::to_value(Environment::default())?;

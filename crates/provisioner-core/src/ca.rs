@@ -127,6 +127,10 @@ pub struct EnterpriseCaModel {
     next_serial: u64,
     issued: Vec<IssuedCertificate>,
     revoked: BTreeSet<String>,
+    /// The site database's record of the certificates published after issuance (seed 002's
+    /// pattern, [`crate::site::publish`]): kept beside the CA that issues them, so a session
+    /// reaches both through one borrow.
+    site_database: crate::site::publish::SiteDatabase,
 }
 
 impl std::fmt::Debug for EnterpriseCaModel {
@@ -161,6 +165,7 @@ impl EnterpriseCaModel {
             next_serial: 1,
             issued: Vec::new(),
             revoked: BTreeSet::new(),
+            site_database: crate::site::publish::SiteDatabase::default(),
         })
     }
 
@@ -284,6 +289,16 @@ impl EnterpriseCaModel {
     /// Whether the certificate with this serial was revoked.
     pub fn is_revoked(&self, serial: &str) -> bool {
         self.revoked.contains(&serial.to_ascii_uppercase())
+    }
+
+    /// The site database's record of published certificates.
+    pub fn site_database(&self) -> &crate::site::publish::SiteDatabase {
+        &self.site_database
+    }
+
+    /// The site database, to publish to.
+    pub fn site_database_mut(&mut self) -> &mut crate::site::publish::SiteDatabase {
+        &mut self.site_database
     }
 
     /// Every certificate issued, in order.

@@ -61,6 +61,11 @@ pub struct Environment {
     pub timeouts: Timeouts,
     /// Log framing: time-zone bias, thread ids, oobmgmt.log component, A-18 file, text overrides.
     pub logs: LogConfig,
+    /// The site hierarchy (sites, AD forests, keys, signing certificates, clients); empty: the
+    /// service point's site stands alone ([`crate::site`]).
+    pub hierarchy: crate::site::HierarchyConfig,
+    /// The site database the issued AMT web server certificate is published to, and its fault.
+    pub site_database: crate::site::publish::SiteDatabaseConfig,
 }
 
 impl Default for Environment {
@@ -80,6 +85,8 @@ impl Default for Environment {
             stage2: Stage2Settings::default(),
             timeouts: Timeouts::default(),
             logs: LogConfig::default(),
+            hierarchy: crate::site::HierarchyConfig::default(),
+            site_database: crate::site::publish::SiteDatabaseConfig::default(),
         }
     }
 }
@@ -101,6 +108,8 @@ impl std::fmt::Debug for Environment {
             .field("stage2", &self.stage2)
             .field("timeouts", &self.timeouts)
             .field("logs", &self.logs)
+            .field("hierarchy", &self.hierarchy)
+            .field("site_database", &self.site_database)
             .finish()
     }
 }
@@ -195,6 +204,11 @@ pub struct ImportedComputer {
     /// AMT TLS port to connect to (16993; tests give each simulated device its own).
     #[serde(default = "default_tls_port")]
     pub tls_port: u16,
+    /// The site it was imported at (with a hierarchy): a computer imported at another site than
+    /// the out-of-band service point's does not reach that service point. Default: the service
+    /// point's site.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported_at: Option<String>,
 }
 
 impl ImportedComputer {
@@ -611,6 +625,7 @@ impl Environment {
                 wired_ip: None,
                 wireless_ip: None,
                 tls_port: default_tls_port(),
+                imported_at: None,
             });
         }
         env
@@ -676,7 +691,9 @@ impl Environment {
                 message: "provisioning_certificates: at least one is needed".to_owned(),
             });
         }
-        Ok(())
+        self.hierarchy.validate().map_err(|e| EnvError::Invalid {
+            message: format!("{e} ({})", e.id()),
+        })
     }
 }
 
@@ -732,10 +749,12 @@ mod tests {
                 "dhcp",
                 "dns",
                 "enterprise_ca",
+                "hierarchy",
                 "logs",
                 "mebx_password",
                 "provisioning_certificates",
                 "schannel_hotfix",
+                "site_database",
                 "stage2",
                 "timeouts",
                 "wsman_translator",
@@ -750,8 +769,12 @@ mod tests {
                 "client_component",
                 "client_source_file",
                 "client_thread",
+                "despool_thread",
+                "hman_thread",
                 "max_records",
                 "overrides",
+                "policy_agent_thread",
+                "policy_provider_thread",
                 "proxy_thread",
                 "service_point_thread",
                 "sms_message_suffix",

@@ -76,6 +76,8 @@ pub enum Step {
     Directory,
     /// Enterprise CA request for the web server certificate.
     Certificate,
+    /// Publishing the issued certificate to the site database (seed 002's pattern).
+    CertificatePublish,
     /// First-stage provisioning (SOAP).
     Stage1,
     /// Second-stage provisioning (WS-MAN).
@@ -96,6 +98,7 @@ impl Step {
             Self::Identify => "identify",
             Self::Directory => "directory",
             Self::Certificate => "certificate",
+            Self::CertificatePublish => "certificate-publish",
             Self::Stage1 => "stage1",
             Self::Stage2 => "stage2",
             Self::Report => "report",

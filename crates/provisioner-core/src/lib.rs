@@ -33,6 +33,7 @@ pub mod logs;
 pub mod net;
 pub mod servicepoint;
 pub mod session;
+pub mod site;
 pub mod tls;
 pub mod transport;
 pub mod wsman_client;

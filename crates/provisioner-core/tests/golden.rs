@@ -96,6 +96,7 @@ fn assert_provisioned(run: &Run) {
             "ad.created",
             "ca.requested",
             "ca.issued",
+            "publish.ok",
             "provision.status-reported"
         ]
     );

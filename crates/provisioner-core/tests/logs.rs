@@ -66,6 +66,28 @@ fn every_entry_renders_with_the_framing_of_its_file() -> TestResult {
                 let got = sms_message(line, component, "11-19-2009 11:35:01.250+480", thread);
                 assert_eq!(got, Some(message.as_str()), "{}: {line}", text.id);
             }
+            LogFile::Despool | LogFile::HMan | LogFile::PolicyPv => {
+                let (component, thread, prefix) = match file {
+                    LogFile::Despool => ("SMS_DESPOOLER", "4072 (0x0FE8)", "~"),
+                    LogFile::HMan => ("SMS_HIERARCHY_MANAGER", "4116 (0x1014)", ""),
+                    _ => ("SMS_POLICY_PROVIDER", "3180 (0x0C6C)", ""),
+                };
+                assert_eq!(text.component, component, "{}", text.id);
+                let got = sms_message(line, component, "11-19-2009 11:35:01.250+480", thread);
+                assert_eq!(
+                    got,
+                    Some(format!("{prefix}{message}").as_str()),
+                    "{}: {line}",
+                    text.id
+                );
+            }
+            LogFile::PolicyAgent => {
+                let expected = format!(
+                    "<![LOG[{message}]LOG]!><time=\"11:35:01.250+480\" date=\"11-19-2009\" component=\"PolicyAgent_PolicyDownload\" context=\"\" type=\"{}\" thread=\"2724\" file=\"\">",
+                    text.severity.cmtrace_type()
+                );
+                assert_eq!(line, &expected, "{}", text.id);
+            }
             LogFile::OobMgmt => {
                 let type_code = match text.severity {
                     Severity::Info => 1,
@@ -82,7 +104,7 @@ fn every_entry_renders_with_the_framing_of_its_file() -> TestResult {
         assert!(!text.source.is_empty(), "{}", text.id);
         if text.wording != Wording::Invented {
             assert!(
-                text.source.contains("error-catalog"),
+                text.source.contains("error-catalog") || text.source.contains("configmgr-sites"),
                 "{}: {}",
                 text.id,
                 text.source
@@ -462,7 +484,7 @@ fn rendered_logs_snapshot() -> TestResult {
     )?;
     logs.emit(ids::A_12, &[], t(3))?;
     logs.emit(ids::CLIENT_OTP_SENT, &[("uuid", uuid)], t(4))?;
-    let all: String = LogFile::ALL
+    let all: String = LogFile::SERVICE_POINT
         .iter()
         .map(|f| {
             format!(

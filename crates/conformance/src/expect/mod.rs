@@ -6,7 +6,9 @@
 //! arm (its requirements) and what it leaves out on the wall clock: [`outcome`] (how the run
 //! ended), [`device`] (the end state read back), [`logs`] (lines, absent lines, documented ids),
 //! [`hellos`], [`elapsed`], [`wire`] (the device's own events, summarised), [`events`] (both
-//! sides' events, matched field by field), [`site`] (the site's end state) and [`transcript`]. [`Expect`] is
+//! sides' events, matched field by field), [`site`] (the site's end state), [`transcript`],
+//! [`statmsg`] (status messages of the site hierarchy) and [`sites`] (per-site logs, inboxes,
+//! records, clients, published certificates). [`Expect`] is
 //! the scenario's `expect:` mapping, one key per expectation.
 
 pub mod device;
@@ -16,6 +18,8 @@ pub mod hellos;
 pub mod logs;
 pub mod outcome;
 pub mod site;
+pub mod sites;
+pub mod statmsg;
 pub mod transcript;
 pub mod wire;
 
@@ -112,6 +116,27 @@ pub struct Expect {
     /// must equal it. Written when missing or when `AMT_CONFORMANCE_UPDATE=1`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transcript: Option<String>,
+    /// Status messages of the hierarchy: each entry a filter (site, id, component, severity,
+    /// insertion strings) and how many must match (`count: 3`, `">=1"`, `"2..4"`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub status_messages: Vec<statmsg::StatusExpect>,
+    /// Lines each site's log files must contain, in order: `{ P01: { despool.log: [...] } }`
+    /// (same matching as `logs`; despool.log messages are compared without their `~`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub site_logs: sites::SiteLogs,
+    /// Lines a site's log file may not contain.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub absent_site_logs: sites::SiteLogs,
+    /// What each site shows at the end: inbox counts, keys held, its record of the device,
+    /// policies re-signed and policy errors reported.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sites: BTreeMap<String, sites::SiteExpect>,
+    /// What each ConfigMgr client of the hierarchy shows: policy, managed, reported errors, pin.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub clients: BTreeMap<String, sites::ClientExpect>,
+    /// AMT web server certificates issued, published, issued but unpublished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificates: Option<sites::CertificatesExpect>,
 }
 
 /// One expectation that did not hold.
@@ -194,6 +219,8 @@ pub fn check(
     events::check(expect, obs, &mut out);
     site::check(expect, obs, &mut out);
     transcript::check(expect, &obs.transcript, base_dir, snapshots, &mut out);
+    statmsg::check(expect, obs, &mut out);
+    sites::check(expect, obs, &mut out);
     out
 }
 

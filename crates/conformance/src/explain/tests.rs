@@ -58,13 +58,23 @@ fn values(m: &TextMatch) -> Vec<(&str, &str)> {
 #[test]
 fn entry_table_has_the_twenty_catalog_entries_in_order() -> Result<(), EntriesError> {
     let entries = catalog_entries()?;
-    let ids: Vec<&str> = entries.iter().map(|e| e.id.as_str()).collect();
+    let ids: Vec<&str> = entries
+        .iter()
+        .map(|e| e.id.as_str())
+        .filter(|id| id.starts_with("A-"))
+        .collect();
     let expected: Vec<String> = (1..=20).map(|n| format!("A-{n:02}")).collect();
     assert_eq!(ids, expected);
+    let site_ids: Vec<&str> = entries
+        .iter()
+        .map(|e| e.id.as_str())
+        .filter(|id| !id.starts_with("A-"))
+        .collect();
+    assert_eq!(site_ids, ["K-00", "K-01", "N-01", "N-02", "C-01"]);
     let mut names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
     names.sort_unstable();
     names.dedup();
-    assert_eq!(names.len(), 20, "names are unique");
+    assert_eq!(names.len(), entries.len(), "names are unique");
     let a18 = entries.iter().find(|e| e.id == "A-18");
     assert_eq!(a18.map(|e| e.name.as_str()), Some("root-ca-key-over-2048"));
     for e in entries {
@@ -632,4 +642,38 @@ fn odd_inputs_never_panic() {
         assert!(!shown.is_empty(), "{line:?}");
         assert!(serde_json::to_string(&e).is_ok(), "{line:?}");
     }
+}
+
+#[test]
+fn site_lines_and_status_ids_find_their_entry() {
+    let scenarios = vec![scenario(
+        "k01",
+        "seed 000 (bb693771); K-01",
+        "scenarios/k01-secondary-without-key-transfer.yaml",
+    )];
+    let e = explain(
+        "Cannot find valid public key for key exchange instruction coming from site S01",
+        &scenarios,
+    );
+    assert_eq!(ids(&e), ["K-01.no-key-exchange"]);
+    assert_eq!(entry_ids(&e.matches[0]), ["K-01"]);
+    assert_eq!(e.matches[0].entries[0].scenarios.len(), 1);
+    let framed = "~Signature checked out OK for instruction coming from site CS1, proceed with the instruction execution.  $$<SMS_DESPOOLER><05-16-2016 12:24:11.190+240><thread=4072 (0x0FE8)>";
+    let e = explain(framed, &scenarios);
+    assert_eq!(ids(&e), ["K-00.sig-ok"]);
+    assert_eq!(e.matches[0].files, vec![LogFile::Despool]);
+    for q in ["5112", "status message 5112", "Status 5112"] {
+        let e = explain(q, &[]);
+        assert_eq!(ids(&e), ["N-01.statmsg-5112"], "{q}");
+        assert_eq!(e.matches[0].kind, MatchKind::StatusMessage);
+        assert!(
+            e.notes
+                .iter()
+                .any(|n| n.contains("will expire in %2 day(s)")),
+            "{:?}",
+            e.notes
+        );
+    }
+    assert_eq!(ids(&explain("status 4404", &[])), ["K-01.statmsg-4404"]);
+    assert!(explain("status 1234", &[]).matches.is_empty());
 }

@@ -4,7 +4,13 @@
 //! flow, and what is observed of the site (sessions, logs, Hellos, wire summary, transcript,
 //! read-back). It runs on any [`World`]: sessions connect through the world's connector on the
 //! world's clock.
+//!
+//! With `environment.hierarchy`, the site is one of several ([`Hierarchy`], built at the world's
+//! start): the service point runs at the hierarchy's out-of-band service point site and sees only
+//! the computers imported there; each session's result is replicated to the parent site through
+//! the signed despooler path; an in-band client whose policy is refused never acts.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use amt_sim::device::Device;
@@ -15,16 +21,28 @@ use amt_wire::time::Timestamp;
 use provisioner_core::client_agent::{InBandStart, start_inband};
 use provisioner_core::env::Environment;
 use provisioner_core::events::ProvisionEvent;
+use provisioner_core::logs::{LogFile, Severity};
 use provisioner_core::servicepoint::{Action, Input, Mode};
 use provisioner_core::session::{self, SessionResult};
+use provisioner_core::site::{Command, Hierarchy, HierarchyConfig, PolicyState};
 use rand::SeedableRng as _;
 
 use super::driver::{ProvisioningSide, World, WorldEnd};
 use super::error::RunError;
 use super::readback;
 use super::transcript::Transcript;
-use crate::observe::{DeviceObs, HelloObs, Observation, SessionObs, SiteObs};
+use crate::observe::{
+    CertificatesObs, ClientObs, DeviceObs, HelloObs, LogObs, Observation, SessionObs, SiteObs,
+    SiteStateObs, StatusObs,
+};
 use crate::testbed::site::{SiteParts, build_site};
+
+/// What [`ConfigMgrSite::observe_hierarchy`] returns: sites, status messages, clients.
+type HierarchyObs = (
+    BTreeMap<String, SiteObs>,
+    Vec<StatusObs>,
+    BTreeMap<String, ClientObs>,
+);
 
 /// The ConfigMgr site provisioning a world's devices.
 pub(crate) struct ConfigMgrSite {
@@ -33,18 +51,57 @@ pub(crate) struct ConfigMgrSite {
     results: Vec<SessionResult>,
     pending: Vec<Action>,
     notes: Vec<String>,
+    /// The hierarchy's configuration until the hierarchy is built at the world's start.
+    hierarchy_config: HierarchyConfig,
+    hierarchy: Option<Hierarchy>,
+    log_config: provisioner_core::logs::LogConfig,
 }
 
 impl ConfigMgrSite {
     /// The site of `env`, its random choices from `seed`.
-    pub(crate) fn new(env: Environment, seed: u64) -> Result<Self, RunError> {
+    pub(crate) fn new(mut env: Environment, seed: u64) -> Result<Self, RunError> {
+        let mut notes = Vec::new();
+        let hierarchy_config = env.hierarchy.clone();
+        if let Some(sp_site) = hierarchy_config
+            .service_point_site()
+            .map(|s| s.code.clone())
+        {
+            // The service point's site is the hierarchy's; computers imported at another site
+            // never reach its service point.
+            env.configmgr.site_code.clone_from(&sp_site);
+            env.computers.retain(|c| match &c.imported_at {
+                Some(at) if *at != sp_site => {
+                    notes.push(format!(
+                        "computer {} was imported at site {at}: it does not reach the out-of-band \
+                         service point of site {sp_site}",
+                        c.name
+                    ));
+                    false
+                }
+                _ => true,
+            });
+        }
+        let log_config = env.logs.clone();
         Ok(Self {
             parts: build_site(env)?,
             rng: rand_chacha::ChaCha8Rng::seed_from_u64(seed),
             results: Vec::new(),
             pending: Vec::new(),
-            notes: Vec::new(),
+            notes,
+            hierarchy_config,
+            hierarchy: None,
+            log_config,
         })
+    }
+
+    /// The hierarchy, built at `start` on first use (`None` without one).
+    fn hierarchy(&mut self, start: Timestamp) -> Result<Option<&mut Hierarchy>, RunError> {
+        if self.hierarchy.is_none() && !self.hierarchy_config.is_empty() {
+            let h = Hierarchy::new(self.hierarchy_config.clone(), &self.log_config, start)
+                .map_err(|e| RunError::Site(format!("{} ({})", e, e.id())))?;
+            self.hierarchy = Some(h);
+        }
+        Ok(self.hierarchy.as_mut())
     }
 
     fn next_seed(&mut self) -> u64 {
@@ -53,6 +110,9 @@ impl ConfigMgrSite {
 
     /// Runs the service point's actions through the world's connector on its clock.
     fn run_actions(&mut self, world: &mut dyn World, actions: &[Action]) {
+        if let Err(e) = self.hierarchy(world.start()) {
+            self.notes.push(e.to_string());
+        }
         for action in actions {
             let mut connector = world.connector();
             let site = &mut self.parts;
@@ -72,6 +132,9 @@ impl ConfigMgrSite {
                 }
                 if let Some(p) = &result.mebx_password {
                     site.sp.logs_mut().register_secret(p);
+                }
+                if let Some(h) = self.hierarchy.as_mut() {
+                    h.replicate_amt_status(result.uuid, result.amt_status, world.clock().now());
                 }
                 self.results.push(result);
             }
@@ -98,6 +161,16 @@ impl ConfigMgrSite {
                 .push(format!("in_band: {uuid} is not imported: no client agent"));
             return None;
         };
+        if let Some(h) = self.hierarchy.as_mut() {
+            // The client evaluates its policy first: a refused policy carries no automatic AMT
+            // provisioning policy, so the client does nothing (seed 003's AMT link).
+            h.policy_cycle_for(&computer.name, now);
+            if h.client_has_policy(&computer.name) == Some(false) {
+                self.notes
+                    .push("client-refused:client/policy-refused".to_owned());
+                return None;
+            }
+        }
         let sp = &mut self.parts.sp;
         match start_inband(&computer, &roots, hashes, &mut self.rng, sp.logs_mut(), now) {
             Ok(s) => Some(s),
@@ -106,6 +179,77 @@ impl ConfigMgrSite {
                 None
             }
         }
+    }
+
+    /// What the hierarchy shows: each site, the status messages, the clients.
+    fn observe_hierarchy(&self, first: Option<DeviceUuid>) -> HierarchyObs {
+        let mut sites = BTreeMap::new();
+        let mut status = Vec::new();
+        let mut clients = BTreeMap::new();
+        let Some(h) = self.hierarchy.as_ref() else {
+            return (sites, status, clients);
+        };
+        for (code, s) in h.sites() {
+            let mut logs = BTreeMap::new();
+            for file in LogFile::ALL {
+                let messages = s.logs().messages(file);
+                if !messages.is_empty() {
+                    logs.insert(
+                        file,
+                        LogObs {
+                            messages,
+                            lines: s.logs().lines(file),
+                            ids: s.logs().ids(file).into_iter().map(str::to_owned).collect(),
+                        },
+                    );
+                }
+            }
+            sites.insert(
+                code.clone(),
+                SiteObs {
+                    logs,
+                    receive_now: s.receive_box().len(),
+                    receive_max: s.max_receive(),
+                    deleted: s.deleted(),
+                    executed: s.executed(),
+                    keys: s.known_keys().keys().cloned().collect(),
+                    device_status: first.and_then(|u| s.amt_records().get(&u).copied()),
+                    policies_resigned: s.policies_resigned(),
+                    policy_errors: s.policy_errors_reported(),
+                    drive_root: s.drive_root().iter().map(|f| f.name.clone()).collect(),
+                },
+            );
+        }
+        for m in h.status_messages() {
+            status.push(StatusObs {
+                site: m.site.clone(),
+                component: m.component.clone(),
+                id: m.id,
+                severity: match m.severity {
+                    Severity::Info => "info",
+                    Severity::Warning => "warning",
+                    Severity::Error => "error",
+                }
+                .to_owned(),
+                istr: m.istr.clone(),
+            });
+        }
+        for (name, c) in h.clients() {
+            clients.insert(
+                name.clone(),
+                ClientObs {
+                    policy: match c.policy {
+                        PolicyState::Accepted => "accepted",
+                        PolicyState::Refused => "refused",
+                    }
+                    .to_owned(),
+                    managed: c.managed,
+                    reported_errors: c.reported_errors,
+                    allowed_root: c.pin().map(str::to_owned),
+                },
+            );
+        }
+        (sites, status, clients)
     }
 
     /// The device's end state over WS-MAN, trying the password the site set for `uuid`, the
@@ -200,6 +344,7 @@ impl ProvisioningSide for ConfigMgrSite {
             Ok(())
         })?;
         let uuid = world.uuid(index)?;
+        self.hierarchy(world.start())?;
         let Some(start) = self.in_band_start(uuid, &hashes, now) else {
             return Ok(());
         };
@@ -265,6 +410,30 @@ impl ProvisioningSide for ConfigMgrSite {
         Ok(())
     }
 
+    fn site(&mut self, world: &mut dyn World, command: &Command) -> Result<(), RunError> {
+        let now = world.clock().now();
+        let Some(h) = self.hierarchy(world.start())? else {
+            return Err(RunError::Site(
+                "the environment has no hierarchy (environment.hierarchy.sites)".to_owned(),
+            ));
+        };
+        h.apply(command, now)
+            .map_err(|e| RunError::Site(format!("{e} ({})", e.id())))
+    }
+
+    fn site_due(&self) -> Option<Timestamp> {
+        self.hierarchy.as_ref().and_then(Hierarchy::next_due)
+    }
+
+    /// The first call (before the first step) builds the hierarchy at the run's start.
+    fn site_advance(&mut self, now: Timestamp) {
+        match self.hierarchy(now) {
+            Ok(Some(h)) => h.advance(now),
+            Ok(None) => {}
+            Err(e) => self.notes.push(e.to_string()),
+        }
+    }
+
     fn observe(
         &mut self,
         world: &mut dyn World,
@@ -272,6 +441,7 @@ impl ProvisioningSide for ConfigMgrSite {
         end: &WorldEnd,
         notes: Vec<String>,
     ) -> Observation {
+        let site_obs = self.observe_hierarchy(world.uuid(0).ok());
         let sp = &self.parts.sp;
         let mut obs = Observation::default();
         for note in std::mem::take(&mut self.notes).into_iter().chain(notes) {
@@ -321,7 +491,7 @@ impl ProvisioningSide for ConfigMgrSite {
             .collect();
         redact_events(&mut obs.events.site, &secrets);
         redact_events(&mut obs.events.device, &secrets);
-        obs.site = SiteObs {
+        obs.site = SiteStateObs {
             ad_accounts: self
                 .parts
                 .directory
@@ -345,6 +515,19 @@ impl ProvisioningSide for ConfigMgrSite {
                 .collect(),
         };
         obs.elapsed = world.clock().now().saturating_duration_since(start);
+        let ca = &self.parts.ca;
+        let db = ca.site_database();
+        obs.certificates = CertificatesObs {
+            issued: ca.issued().len(),
+            published: db.published().len(),
+            unpublished: ca
+                .issued()
+                .iter()
+                .filter(|c| !db.is_published(&c.serial))
+                .map(|c| c.serial.clone())
+                .collect(),
+        };
+        (obs.sites, obs.status_messages, obs.clients) = site_obs;
         // Device 0's end state over WS-MAN (its own events are not part of the run).
         obs.device = self.read_back(world, 0);
         obs

@@ -106,6 +106,16 @@ pub(crate) trait ProvisioningSide {
         index: usize,
         kind: RemovalKind,
     ) -> Result<(), RunError>;
+    /// A step on the site hierarchy (preinst, copying a key file, a renewal, a client fix, …).
+    fn site(
+        &mut self,
+        world: &mut dyn World,
+        command: &provisioner_core::site::Command,
+    ) -> Result<(), RunError>;
+    /// When the hierarchy next has something due (a despooler retry, a daily check).
+    fn site_due(&self) -> Option<Timestamp>;
+    /// Runs what the hierarchy has due at or before `now`.
+    fn site_advance(&mut self, now: Timestamp);
     /// What was observed: the side's sessions, logs and transcript, the Hellos, the world's
     /// end, and device 0's end state read back.
     fn observe(
@@ -133,6 +143,8 @@ pub(crate) fn drive(
 ) -> Result<Driven, RunError> {
     let mut hellos = HelloObs::default();
     let mut notes = Vec::new();
+    // The site hierarchy starts with the run (its daily checks count from here).
+    side.site_advance(world.clock().now());
     for step in flow {
         let devices = world.device_count();
         match step {
@@ -170,8 +182,28 @@ pub(crate) fn drive(
                     side.remove(world, index, *kind)?;
                 }
             }
-            FlowStep::Wait(span) => wait(world.clock(), span.0),
+            FlowStep::Wait(span) => {
+                // The hierarchy's retries and daily checks run at their own times in the wait.
+                let end = world.clock().now() + span.0;
+                while let Some(due) = side.site_due().filter(|d| *d <= end) {
+                    let now = world.clock().now();
+                    if due > now {
+                        wait(world.clock(), due.saturating_duration_since(now));
+                    }
+                    side.site_advance(world.clock().now());
+                }
+                let now = world.clock().now();
+                if end > now {
+                    wait(world.clock(), end.saturating_duration_since(now));
+                }
+            }
+            other => {
+                if let Some(command) = other.site_command() {
+                    side.site(world, &command)?;
+                }
+            }
         }
+        side.site_advance(world.clock().now());
         world.after_step();
     }
     let end = world.finish(&mut notes)?;

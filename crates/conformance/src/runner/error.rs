@@ -33,6 +33,9 @@ pub enum RunError {
     /// A device index the arm does not have.
     #[error("no device {0}")]
     NoDevice(usize),
+    /// A site step names a site, client or file the hierarchy does not have.
+    #[error("site step: {0}")]
+    Site(String),
 }
 
 impl RunError {
@@ -48,6 +51,7 @@ impl RunError {
             Self::Harness(_) => "run/harness",
             Self::Address(_) => "run/address",
             Self::NoDevice(_) => "run/no-device",
+            Self::Site(_) => "run/site",
         }
     }
 }

@@ -267,6 +267,8 @@ pub fn requirements(
             | FlowStep::Provision
             | FlowStep::Remove(RemovalKind::Full)
             | FlowStep::Wait(_) => {}
+            // Site steps run in the site hierarchy alone: every arm can do them.
+            site if site.site_command().is_some() => {}
             other => out.push(Requirement::Step(StepName(
                 serde_json::to_string(other).unwrap_or_default(),
             ))),

@@ -11,7 +11,7 @@ use crate::logs::{LogFile, Logs};
 /// never sees a half-written log. Files with no lines are written empty.
 pub fn write_log_dir(logs: &Logs, dir: &Path) -> io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    for file in LogFile::ALL {
+    for file in LogFile::SERVICE_POINT {
         let target = dir.join(file.file_name());
         let tmp = dir.join(format!(".{}.tmp", file.file_name()));
         {
@@ -51,7 +51,7 @@ impl LogAppender {
 
     /// Appends the new log lines and events.
     pub fn append(&mut self, logs: &Logs, events: &crate::events::EventLog) -> io::Result<()> {
-        for file in LogFile::ALL {
+        for file in LogFile::SERVICE_POINT {
             let text = logs.render_since(file, self.records_written);
             append_file(&self.dir.join(file.file_name()), &text)?;
         }
@@ -122,7 +122,7 @@ mod tests {
         let mut second = LogAppender::new(dir.path())?;
         second.append(&logs, &events)?;
         let mut all = String::new();
-        for file in LogFile::ALL {
+        for file in LogFile::SERVICE_POINT {
             all.push_str(&std::fs::read_to_string(dir.path().join(file.file_name()))?);
         }
         assert_eq!(all.matches("u1").count(), 2, "{all}");

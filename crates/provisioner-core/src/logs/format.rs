@@ -58,6 +58,41 @@ pub(crate) fn bias(bias_minutes: i32) -> String {
     format!("{bias_minutes:+}")
 }
 
+/// A despooler time in the current-branch style of `won't be processed till`: local time as
+/// `M/D/YYYY h:mm:ss AM` followed by the Windows time-zone name (`configmgr-sites` A.1.2, [V-CB];
+/// the 2007 style is assumed the same, [R]).
+pub(crate) fn despooler_time(now: Timestamp, bias_minutes: i32, zone: &str) -> String {
+    let t = LocalTime::of(now, bias_minutes);
+    let (hour, half) = match t.hour {
+        0 => (12, "AM"),
+        h @ 1..=11 => (h, "AM"),
+        12 => (12, "PM"),
+        h => (h - 12, "PM"),
+    };
+    format!(
+        "{}/{}/{} {hour}:{:02}:{:02} {half} {zone}",
+        t.month, t.day, t.year, t.minute, t.second
+    )
+}
+
+/// The `GMTDATE=` of a STATMSG line, `ctime` style in UTC: `Mon May 16 16:31:21.400 2016`
+/// (`configmgr-sites` A.1.2 format notes, [V-CB]).
+pub(crate) fn statmsg_gmt(now: Timestamp) -> String {
+    let secs = now.unix_millis().div_euclid(1000);
+    let millis = now.unix_millis().rem_euclid(1000);
+    let dt = OffsetDateTime::from_unix_timestamp(secs).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    let weekday = &dt.weekday().to_string()[..3];
+    let month = &dt.month().to_string()[..3];
+    format!(
+        "{weekday} {month} {:02} {:02}:{:02}:{:02}.{millis:03} {}",
+        dt.day(),
+        dt.hour(),
+        dt.minute(),
+        dt.second(),
+        dt.year()
+    )
+}
+
 /// One SMS trace line (amtopmgr.log, amtproxymgr.log), without a line terminator:
 /// `<text>  $$<COMPONENT><MM-DD-YYYY HH:MM:SS.mmm+BIAS><thread=TID (0xTIDHEX)>`.
 pub(crate) fn sms_line(
@@ -207,6 +242,12 @@ fn parse_sms(line: &str) -> Option<ParsedLine> {
     let message = message.strip_suffix("~~").unwrap_or(message);
     let rest = &line[start + 3..];
     let (component, rest) = rest.split_once("><")?;
+    // despool.log starts every message with `~` (configmgr-sites A.1.2); framing as well.
+    let message = if component == "SMS_DESPOOLER" {
+        message.strip_prefix('~').unwrap_or(message)
+    } else {
+        message
+    };
     let (date_time, rest) = rest.split_once("><thread=")?;
     let thread_part = rest.strip_suffix('>')?;
     let thread = thread_part.split(' ').next().and_then(|t| t.parse().ok());

@@ -18,6 +18,7 @@ use thiserror::Error;
 
 pub use catalog::{CATALOG, ids};
 pub use format::{LineFormat, ParsedLine, parse_line};
+pub(crate) use format::{despooler_time, statmsg_gmt};
 
 /// One of the three log files the simulation writes.
 #[derive(
@@ -33,18 +34,46 @@ pub enum LogFile {
     /// `oobmgmt.log`: the ConfigMgr client on the AMT computer (CMTrace format).
     #[serde(rename = "oobmgmt.log")]
     OobMgmt,
+    /// `despool.log`: a site's despooler, incoming site-to-site transfers (SMS trace format, every
+    /// message starting with `~`; `reference/configmgr-sites.md` A.1.2).
+    #[serde(rename = "despool.log")]
+    Despool,
+    /// `hman.log`: a site's hierarchy manager (site keys, AD publishing; SMS trace format).
+    #[serde(rename = "hman.log")]
+    HMan,
+    /// `policypv.log`: a primary site's policy provider (policy signing; SMS trace format).
+    #[serde(rename = "policypv.log")]
+    PolicyPv,
+    /// `PolicyAgent.log`: the ConfigMgr client's policy download (CMTrace format).
+    #[serde(rename = "PolicyAgent.log")]
+    PolicyAgent,
 }
 
 impl LogFile {
-    /// All three files, in the order they are written.
-    pub const ALL: [Self; 3] = [Self::AmtOpMgr, Self::AmtProxyMgr, Self::OobMgmt];
+    /// The service point's three files (what its log directory holds).
+    pub const SERVICE_POINT: [Self; 3] = [Self::AmtOpMgr, Self::AmtProxyMgr, Self::OobMgmt];
 
-    /// The file name: `amtopmgr.log`, `amtproxymgr.log` or `oobmgmt.log`.
+    /// Every file: the service point's three, then the site hierarchy's (per site).
+    pub const ALL: [Self; 7] = [
+        Self::AmtOpMgr,
+        Self::AmtProxyMgr,
+        Self::OobMgmt,
+        Self::Despool,
+        Self::HMan,
+        Self::PolicyPv,
+        Self::PolicyAgent,
+    ];
+
+    /// The file name: `amtopmgr.log`, `amtproxymgr.log`, `oobmgmt.log`, `despool.log`, …
     pub fn file_name(self) -> &'static str {
         match self {
             Self::AmtOpMgr => "amtopmgr.log",
             Self::AmtProxyMgr => "amtproxymgr.log",
             Self::OobMgmt => "oobmgmt.log",
+            Self::Despool => "despool.log",
+            Self::HMan => "hman.log",
+            Self::PolicyPv => "policypv.log",
+            Self::PolicyAgent => "PolicyAgent.log",
         }
     }
 
@@ -55,13 +84,25 @@ impl LogFile {
             .find(|f| f.file_name().eq_ignore_ascii_case(name))
     }
 
-    /// The SMS component of a site-server file; `None` for the client's `oobmgmt.log`, whose
-    /// component is configured ([`LogConfig::client_component`]).
+    /// The SMS component of a site-server file; `None` for the client's CMTrace files, whose
+    /// component is configured ([`LogConfig::client_component`]) or the catalog row's.
     pub fn sms_component(self) -> Option<&'static str> {
         match self {
             Self::AmtOpMgr => Some("SMS_AMT_OPERATION_MANAGER"),
             Self::AmtProxyMgr => Some("SMS_AMT_PROXY_COMPONENT"),
-            Self::OobMgmt => None,
+            Self::Despool => Some("SMS_DESPOOLER"),
+            Self::HMan => Some("SMS_HIERARCHY_MANAGER"),
+            Self::PolicyPv => Some("SMS_POLICY_PROVIDER"),
+            Self::OobMgmt | Self::PolicyAgent => None,
+        }
+    }
+
+    /// The prefix real files put before every message: `~` in despool.log (SMS 1.2 and current
+    /// branch logs; `reference/configmgr-sites.md` A.1.2 format notes), nothing elsewhere.
+    pub fn message_prefix(self) -> &'static str {
+        match self {
+            Self::Despool => "~",
+            _ => "",
         }
     }
 }
@@ -99,6 +140,14 @@ pub enum Wording {
     VerbatimFromGerman,
     /// `[R]`: back-translated from German; not verified.
     Reconstructed,
+    /// `[V-2nd]`: verbatim English in a secondary source quoting the product documentation (a
+    /// book excerpt; `reference/configmgr-sites.md` §0).
+    VerbatimSecondary,
+    /// `[V-2003]`, `[V-CB]`, `[V-SMS1]`: verbatim from another version of the product (an SMS 2003
+    /// log a KB quotes, a current-branch article); the 2007 wording may differ.
+    VerbatimOtherVersion,
+    /// `[T]`: translated from a German or Japanese seed; the English original was not readable.
+    Translated,
     /// No documented text exists (progress and success lines): the wording is ours.
     Invented,
 }
@@ -343,6 +392,14 @@ pub struct LogConfig {
     /// Most records kept in memory (all files together); older ones are dropped first, as when a
     /// ConfigMgr log rolls over. Bounds memory when Hellos flood in. Default 1,000,000.
     pub max_records: usize,
+    /// Thread id of despool.log lines. Default 4072 (the TID of the PKGACT-CB STATMSG sample).
+    pub despool_thread: u32,
+    /// Thread id of hman.log lines. Default 4116 (the cmtraceopen SMS_HIERARCHY_MANAGER sample).
+    pub hman_thread: u32,
+    /// Thread id of policypv.log lines. Default 3180 (invented).
+    pub policy_provider_thread: u32,
+    /// Thread id of PolicyAgent.log lines. Default 2724 (as oobmgmt.log: the same client).
+    pub policy_agent_thread: u32,
     /// Appended to every SMS trace message (amtopmgr/amtproxymgr): some ConfigMgr components end
     /// messages with `~~`; whether the AMT components do is unknown. Default empty.
     pub sms_message_suffix: String,
@@ -361,6 +418,10 @@ impl Default for LogConfig {
             overrides: BTreeMap::new(),
             max_records: 1_000_000,
             sms_message_suffix: String::new(),
+            despool_thread: 4072,
+            hman_thread: 4116,
+            policy_provider_thread: 3180,
+            policy_agent_thread: 2724,
         }
     }
 }
@@ -584,14 +645,30 @@ impl Logs {
         let c = &self.config;
         match r.file.sms_component() {
             Some(component) => {
-                let thread = if r.file == LogFile::AmtOpMgr {
-                    c.service_point_thread
-                } else {
-                    c.proxy_thread
+                let thread = match r.file {
+                    LogFile::AmtOpMgr => c.service_point_thread,
+                    LogFile::Despool => c.despool_thread,
+                    LogFile::HMan => c.hman_thread,
+                    LogFile::PolicyPv => c.policy_provider_thread,
+                    _ => c.proxy_thread,
                 };
-                let text = format!("{}{}", r.message, c.sms_message_suffix);
+                let text = format!(
+                    "{}{}{}",
+                    r.file.message_prefix(),
+                    r.message,
+                    c.sms_message_suffix
+                );
                 format::sms_line(&text, component, r.at, c.bias_minutes, thread)
             }
+            None if r.file == LogFile::PolicyAgent => format::cmtrace_line(
+                &r.message,
+                lookup(r.id).map_or("PolicyAgent", |t| t.component),
+                r.at,
+                c.bias_minutes,
+                c.policy_agent_thread,
+                r.severity.cmtrace_type(),
+                "",
+            ),
             None => format::cmtrace_line(
                 &r.message,
                 &c.client_component,

@@ -5,6 +5,7 @@ use thiserror::Error;
 
 use crate::ca::CaError;
 use crate::directory::AdError;
+use crate::site::publish::PublishError;
 use crate::tls::TlsError;
 use crate::wsman_client::CallError;
 
@@ -105,6 +106,9 @@ pub enum SessionError {
     /// The enterprise CA refused the request.
     #[error("{id}: {0}", id = .0.id())]
     Ca(CaError),
+    /// The issued certificate could not be published to the site database.
+    #[error("{id}: {0}", id = .0.id())]
+    Publish(PublishError),
     /// A stage-1 sub-step failed.
     #[error("{0}")]
     Stage1(SubStepError),
@@ -132,6 +136,7 @@ impl SessionError {
             Self::Otp(OtpError::Mismatch) => "inband/otp-mismatch",
             Self::Directory(e) => e.id(),
             Self::Ca(e) => e.id(),
+            Self::Publish(e) => e.id(),
             Self::CertificateRequest(s) | Self::Stage1(s) | Self::Stage2(s) => s.cause.id(),
             Self::RevocationCheck => "tls/revocation-check",
         }

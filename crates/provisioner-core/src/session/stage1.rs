@@ -114,7 +114,8 @@ fn request_certificate(
                 serial: Some(issued.serial.clone()),
                 error: None,
             });
-            progress.web_cert_serial = Some(issued.serial);
+            progress.web_cert_serial = Some(issued.serial.clone());
+            publish(steps, sink, ca, &issued.serial)?;
             Ok(issued.der)
         }
         Err(e) => {
@@ -128,6 +129,34 @@ fn request_certificate(
                 error: Some(e.id().to_owned()),
             });
             Err(Failure::new(Step::Certificate, SessionError::Ca(e)))
+        }
+    }
+}
+
+/// Publishes the issued certificate to the site database (`crate::site::publish`); an
+/// unavailable database fails the session at `certificate-publish`, after issuance.
+fn publish(
+    steps: &Steps<'_>,
+    sink: &mut Sink<'_>,
+    ca: &mut EnterpriseCaModel,
+    serial: &str,
+) -> Result<(), Failure> {
+    let now = sink.now();
+    let fqdn = steps.computer.fqdn.clone();
+    match ca
+        .site_database_mut()
+        .publish(&steps.env.site_database, serial, &fqdn, now)
+    {
+        Ok(()) => {
+            sink.log(ids::C_00_PUBLISHED, &[("cert_id", serial)]);
+            Ok(())
+        }
+        Err(e) => {
+            sink.log(ids::C_01_PUBLISH_FAILED, &[("cert_id", serial)]);
+            Err(Failure::new(
+                Step::CertificatePublish,
+                SessionError::Publish(e),
+            ))
         }
     }
 }
