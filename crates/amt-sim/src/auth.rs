@@ -15,6 +15,7 @@ use amt_wire::time::Timestamp;
 use base64::Engine as _;
 use rand::RngCore;
 
+use crate::deviation::Deviation;
 use crate::events::AuthFailure;
 
 /// How long a nonce stays fresh.
@@ -37,6 +38,8 @@ struct NonceEntry {
 #[derive(Clone, Debug, Default)]
 pub struct DigestServer {
     nonces: VecDeque<NonceEntry>,
+    /// Deliberate deviations (test knobs): `accept-replayed-nc`, `no-stale`.
+    pub deviations: crate::deviation::DeviationSet,
 }
 
 /// A successful verification.
@@ -110,18 +113,25 @@ impl DigestServer {
         if !auth.verify_with_ha1(method, &ha1) {
             return Err((AuthFailure::Wrong, user));
         }
+        let stale = if self.deviations.has(Deviation::NoStale) {
+            AuthFailure::Wrong
+        } else {
+            AuthFailure::Stale
+        };
         let Some(entry) = self.nonces.iter_mut().find(|n| n.value == auth.nonce) else {
-            return Err((AuthFailure::Stale, user));
+            return Err((stale, user));
         };
         if now.saturating_duration_since(entry.issued) > NONCE_TTL {
-            return Err((AuthFailure::Stale, user));
+            return Err((stale, user));
         }
         let nc = match (&auth.qop, &auth.nc) {
             (Some(_), Some(nc)) => nc.value(),
             (Some(_), None) => return Err((AuthFailure::Malformed, user)),
             (None, _) => 0,
         };
-        if entry.last_nc.is_some_and(|last| nc <= last) {
+        if entry.last_nc.is_some_and(|last| nc <= last)
+            && !self.deviations.has(Deviation::AcceptReplayedNc)
+        {
             return Err((AuthFailure::Replayed, user));
         }
         entry.last_nc = Some(nc);
