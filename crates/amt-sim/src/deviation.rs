@@ -125,7 +125,7 @@ impl Deviation {
             ),
             Self::CommitWithoutAdmin => (
                 "commit-without-admin",
-                &["STATE-02"],
+                &["STATE-09"],
                 "TEST KNOB: CommitChanges succeeds without an admin password set",
             ),
         };
