@@ -90,8 +90,10 @@ impl Deviation {
             ),
             Self::IdentifyNeedsAuth => (
                 "identify-needs-auth",
-                &["WSMAN-01"],
-                "TEST KNOB: Identify without authentication is answered 401",
+                &[
+                    "HTTP-01", "HTTP-03", "HTTP-08", "HTTP-09", "WSMAN-01", "WSMAN-02", "OBJ-11",
+                ],
+                "TEST KNOB: Identify without authentication is answered 401 (the HTTP checks probe with an anonymous Identify)",
             ),
             Self::SkipOidOuCheck => (
                 "skip-oid-ou-check",

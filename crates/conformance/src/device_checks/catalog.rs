@@ -2319,8 +2319,8 @@ fn tls_sha1_root_refused(ctx: &mut Ctx) -> Step {
 
 fn tls_alert(ctx: &mut Ctx) -> Step {
     ctx.require_pre()?;
-    let chain = ctx.chain("prov-plain")?;
-    match ctx.tls_try(Some(chain), "prov-plain") {
+    let chain = ctx.chain("prov-other-domain")?;
+    match ctx.tls_try(Some(chain), "prov-other-domain") {
         Err(e) if e.alert().is_some() => Ok(()),
         Err(e) => Err(fail(
             "a fatal alert (certificate_unknown, bad_certificate or unknown_ca)",
@@ -2408,10 +2408,11 @@ fn wsman_invoke(ctx: &mut Ctx) -> Step {
 // ---- Faults ----
 
 fn expect_fault(r: &WsReply, subcode: &str) -> Step {
-    let got = r
-        .fault
-        .as_ref()
-        .map(|f| f.subcode_local().unwrap_or(f.code.local_name()).to_owned());
+    let got = r.fault.as_ref().map(|f| {
+        f.subcode_local()
+            .unwrap_or_else(|| f.code.local_name())
+            .to_owned()
+    });
     ensure(
         got.as_deref() == Some(subcode),
         format!("fault {subcode}"),
