@@ -9,6 +9,7 @@
 
 mod bench;
 mod certs;
+mod html;
 mod interop;
 mod junit;
 #[cfg(test)]
@@ -38,6 +39,9 @@ commands:
   bench fleet-memory [N]      N (10000) idle beaconing devices in release: peak RSS vs 1 GiB
   junit-check        validate `amt-conformance run --format junit` against the JUnit XSD (from the
                      crates.io package junit-report) with PyPI xmlschema, both installed into the cache
+  html-check         render the HTML reports (check-device with deviations, run with a failure) in
+                     headless Chromium (Debian package chromium): the DOM must show the counts;
+                     PNG screenshots in target/html-check/
   fuzz [--seconds N] run every fuzz target in fuzz/ for N seconds each (default 60); installs
                      cargo-fuzz if missing and uses RUSTC_BOOTSTRAP=1 on the stable toolchain
 ";
@@ -58,6 +62,7 @@ fn main() -> anyhow::Result<()> {
         ["interop", steps @ ..] => interop::run(&root, steps),
         ["bench", extra @ ..] => bench::run(&root, extra),
         ["junit-check"] => junit::run(&root),
+        ["html-check"] => html::run(&root),
         ["fuzz"] => fuzz(&root, 60),
         ["fuzz", "--seconds", n] => fuzz(&root, n.parse().context("--seconds takes a number")?),
         ["help" | "--help" | "-h"] | [] => {
