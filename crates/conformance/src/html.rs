@@ -44,10 +44,10 @@ fn page(title: &str, summary: &str, rows: &str) -> String {
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\
 <title>{t}</title><style>{STYLE}</style></head><body>\
+<div id=\"only-fail\"><div id=\"only-pass\"><div id=\"only-skip\"><div id=\"all\">\
 <h1>{t}</h1>{summary}\
 <nav>Show: <a href=\"#all\">all</a><a href=\"#only-fail\">failed</a><a href=\"#only-pass\">passed</a>\
-<a href=\"#only-skip\">skipped</a></nav>\
-<div id=\"only-fail\"><div id=\"only-pass\"><div id=\"only-skip\"><div id=\"all\">{rows}</div></div></div></div>\
+<a href=\"#only-skip\">skipped</a></nav>{rows}</div></div></div></div>\
 </body></html>\n",
         t = esc(title)
     )
