@@ -4,7 +4,8 @@
 //! junit-4 schema; `tests/JUnit-alternative.xsd`, the Apache Ant schema), the validator is PyPI
 //! `xmlschema`.
 //!
-//! Reports checked: the catalog plus the harness's deliberately wrong scenario and one whose
+//! Reports checked: `check-device` against `amt-sim serve --deviation accept-replayed-nc`
+//! (passes, a failure with evidence, skips); the catalog plus the harness's deliberately wrong scenario and one whose
 //! profile is missing (passes, a failure with a diff, an error), and a `--device` run against a closed port (skips and errors).
 //! `JUnit.xsd` must accept every report; the stricter Ant schema's verdict is printed for
 //! information (it requires attributes such as `hostname` and `package` that CI readers ignore).
@@ -26,6 +27,8 @@ pub(crate) fn run(root: &Path) -> Result<()> {
     let xsd_dir = fetch_xsds(&cache)?;
     let python = install_validator(&cache.join("venv"))?;
     let bin = build_conformance(root)?;
+    // check-device against amt-sim serve with a deviation: passes, a failure, skips.
+    let sim = crate::html::Sim::start(&bin.with_file_name("amt-sim"), &["accept-replayed-nc"])?;
     let reports = [
         (
             "catalog + wrong expectation + missing profile",
@@ -47,6 +50,22 @@ pub(crate) fn run(root: &Path) -> Result<()> {
                 "--device".into(),
                 "127.0.0.1:9".into(),
                 path(&root.join("scenarios")),
+            ],
+        ),
+        (
+            "check-device against amt-sim with a deviation",
+            vec![
+                "check-device".to_owned(),
+                "--format".into(),
+                "junit".into(),
+                "--tls".into(),
+                sim.tls.clone(),
+                "--http".into(),
+                sim.http.clone(),
+                "--admin-password".into(),
+                "admin".into(),
+                "--personality".into(),
+                "amt-11".into(),
             ],
         ),
     ];
@@ -160,7 +179,15 @@ fn install_validator(venv: &Path) -> Result<PathBuf> {
 fn build_conformance(root: &Path) -> Result<PathBuf> {
     crate::run(
         Command::new("cargo")
-            .args(["build", "--release", "-q", "-p", "conformance"])
+            .args([
+                "build",
+                "--release",
+                "-q",
+                "-p",
+                "conformance",
+                "-p",
+                "amt-sim",
+            ])
             .current_dir(root),
     )?;
     let target =

@@ -11,6 +11,7 @@
 mod bench;
 mod certs;
 mod crash;
+mod html;
 mod interop;
 mod junit;
 mod load;
@@ -46,6 +47,9 @@ commands:
                      served/failed counts and the good client's p50/p99
   crash [--rounds N] kill -9 the device at random points of N (20) provisionings on loopback and
                      check that the next session provisions it
+  html-check         render the HTML reports (check-device with deviations, run with a failure) in
+                     headless Chromium (Debian package chromium): the DOM must show the counts;
+                     PNG screenshots in target/html-check/
   fuzz [--seconds N] run every fuzz target in fuzz/ for N seconds each (default 60); installs
                      cargo-fuzz if missing and uses RUSTC_BOOTSTRAP=1 on the stable toolchain
 ";
@@ -68,6 +72,7 @@ fn main() -> anyhow::Result<()> {
         ["junit-check"] => junit::run(&root),
         ["load", extra @ ..] => load::run(&root, extra),
         ["crash", extra @ ..] => crash::run(&root, extra),
+        ["html-check"] => html::run(&root),
         ["fuzz"] => fuzz(&root, 60),
         ["fuzz", "--seconds", n] => fuzz(&root, n.parse().context("--seconds takes a number")?),
         ["help" | "--help" | "-h"] | [] => {

@@ -25,6 +25,7 @@ use base64::Engine as _;
 use rand::RngCore;
 use sha2::{Digest as _, Sha256};
 
+use crate::deviation::Deviation;
 use crate::events::AuthFailure;
 
 /// How long a nonce stays fresh.
@@ -57,6 +58,8 @@ pub struct DigestServer {
     /// Nonces issued at or before this instant (ms) that are not in `used` are refused as stale:
     /// an entry issued then was evicted, and one of them may have been used.
     forgotten_until_ms: Option<i64>,
+    /// Deliberate deviations (test knobs): `accept-replayed-nc`, `no-stale`.
+    pub deviations: crate::deviation::DeviationSet,
 }
 
 impl std::fmt::Debug for DigestServer {
@@ -84,6 +87,7 @@ impl DigestServer {
             key,
             used: VecDeque::new(),
             forgotten_until_ms: None,
+            deviations: crate::deviation::DeviationSet::default(),
         }
     }
 
@@ -184,13 +188,19 @@ impl DigestServer {
         if !auth.verify_with_ha1(method, &ha1) {
             return Err((AuthFailure::Wrong, user));
         }
+        // The `no-stale` deviation answers an outdated nonce as a wrong password (no `stale`).
+        let stale = if self.deviations.has(Deviation::NoStale) {
+            AuthFailure::Wrong
+        } else {
+            AuthFailure::Stale
+        };
         let Some((raw, issued_ms)) = self.open(&auth.nonce) else {
-            return Err((AuthFailure::Stale, user));
+            return Err((stale, user));
         };
         let ttl_ms = i64::try_from(NONCE_TTL.as_millis()).unwrap_or(i64::MAX);
         let now_ms = now.unix_millis();
         if now_ms.saturating_sub(issued_ms) > ttl_ms {
-            return Err((AuthFailure::Stale, user));
+            return Err((stale, user));
         }
         let nc = match (&auth.qop, &auth.nc) {
             (Some(_), Some(nc)) => nc.value(),
@@ -198,7 +208,7 @@ impl DigestServer {
             (None, _) => 0,
         };
         if let Some(entry) = self.used.iter_mut().find(|n| n.raw == raw) {
-            if nc <= entry.last_nc {
+            if nc <= entry.last_nc && !self.deviations.has(Deviation::AcceptReplayedNc) {
                 return Err((AuthFailure::Replayed, user));
             }
             entry.last_nc = nc;
@@ -207,7 +217,7 @@ impl DigestServer {
             });
         }
         if self.forgotten_until_ms.is_some_and(|f| issued_ms <= f) {
-            return Err((AuthFailure::Stale, user));
+            return Err((stale, user));
         }
         // Expired entries can go: their nonces are refused as stale by the TTL check.
         while self

@@ -15,6 +15,7 @@ use amt_wire::wsman::{Element, Envelope};
 use rand::RngCore;
 
 use crate::auth::{UNAUTHORIZED_BODY, challenge_header};
+use crate::deviation::Deviation;
 use crate::device::{ConnectRefused, Device, PortKind};
 use crate::events::{AuthFailure, EventKind, TlsSession, TlsVerdict};
 use crate::faults::{FaultAction, RequestKey, Step};
@@ -401,6 +402,13 @@ impl DeviceConnection {
                 status,
             },
         );
+        if device.facts().deviations.has(Deviation::LimitsReset) {
+            return Reply {
+                bytes: Vec::new(),
+                close: true,
+                delay: Duration::ZERO,
+            };
+        }
         let mut r = Response::new(status, status_reason(status));
         r.headers
             .push("Server", server_header(&device.profile().amt_version()));
@@ -476,7 +484,10 @@ impl DeviceConnection {
             Err((failure, claimed)) => {
                 // Identify is answered without authentication; anything else gets the
                 // challenge without its body ever being parsed as SOAP.
-                if path_ok && is_identify_request(&request.body) {
+                if path_ok
+                    && is_identify_request(&request.body)
+                    && !device.facts().deviations.has(Deviation::IdentifyNeedsAuth)
+                {
                     return self.identify(device, request, false, None, now);
                 }
                 device.event(
@@ -798,6 +809,7 @@ fn tls_for(device: &mut Device, now: Timestamp) -> Result<TlsState, ConnectRefus
             refuse_sha1: traits.refuse_sha1,
             now: device.device_clock(now),
             alert: crate::tls::RefusalAlert::default(),
+            deviations: device.facts().deviations,
         };
         let (config, slot) =
             setup_server_config(&identity, policy, profile).map_err(|e| err(&e))?;

@@ -349,6 +349,20 @@ impl Device {
         self.state.provisioning_state()
     }
 
+    /// Turns on deliberate deviations (test knobs, [`crate::deviation`]). The realm deviation
+    /// rewrites the realm the device holds now (a factory reset draws a correct one again).
+    pub fn set_deviations(&mut self, deviations: crate::deviation::DeviationSet) {
+        self.facts.deviations = deviations;
+        self.digest.deviations = deviations;
+        if deviations.has(crate::deviation::Deviation::LowercaseRealm) {
+            self.state.digest_realm = self
+                .state
+                .digest_realm
+                .to_ascii_lowercase()
+                .replacen("digest:", "Digest:", 1);
+        }
+    }
+
     /// The ports the shell actually bound (tests bind port 0), so [`Self::accept`] can tell
     /// plain from TLS connections.
     pub fn set_bound_ports(&mut self, http: u16, tls: u16) {
@@ -1022,6 +1036,7 @@ pub fn facts_of(profile: &DeviceProfile, traits: &PersonalityTraits) -> DeviceFa
         memory_mb: u64::from(profile.system.memory_mb),
         cpu: profile.system.cpu.clone(),
         hardware: profile.system.hardware_facts(),
+        deviations: crate::deviation::DeviationSet::NONE,
     }
 }
 

@@ -7,6 +7,7 @@
 //! Modules:
 //! - [`device`]: the virtual device ([`device::Device`]): state, Hellos, HECI, connections.
 //! - [`conn`]: one TCP connection ([`conn::DeviceConnection`]): TLS in memory, HTTP, digest, WS-MAN.
+//! - [`deviation`]: test knobs that break one requirement on purpose (`serve --deviation`).
 //! - [`keypool`]: the committed RSA-2048 device key pool (devices never generate keys).
 //! - [`tls`]: the firmware's provisioning-certificate policy and the rustls server configs.
 //! - [`state`]: the NVRAM model (provisioning state, passwords, ACLs, certificates, settings).
@@ -24,6 +25,7 @@
 
 pub mod auth;
 pub mod conn;
+pub mod deviation;
 pub mod device;
 pub mod eoi;
 pub mod events;

@@ -37,6 +37,10 @@ enum Command {
     /// of devices prefer `--per-address`: fixed ports on distinct addresses start in linear time,
     /// while thousands of OS-picked ports can slow the start down.
     Fleet(FleetArgs),
+    /// List the deviations `--deviation` accepts, one per line: `NAME CHECK-ID[,CHECK-ID…]
+    /// description`. They are test knobs: each breaks one requirement on purpose so that the
+    /// device conformance suite (`amt-conformance check-device`) is shown able to fail.
+    Deviations,
 }
 
 /// Options shared by `serve` and `fleet`.
@@ -79,6 +83,10 @@ struct DeviceArgs {
     /// one warning per 10 s).
     #[arg(long, default_value_t = 32, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=65536))]
     max_connections: u32,
+    /// TEST KNOB: break one requirement on purpose (repeatable; `amt-sim deviations` lists
+    /// them). Never for anything but testing a conformance suite.
+    #[arg(long = "deviation", value_name = "NAME")]
+    deviations: Vec<amt_sim::deviation::Deviation>,
 }
 
 #[derive(Debug, Args)]
@@ -109,6 +117,22 @@ struct FleetArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log.as_deref());
+    if matches!(cli.command, Command::Deviations) {
+        for d in amt_sim::deviation::Deviation::ALL {
+            let row = d.row();
+            if say(&format!(
+                "{} {} {}",
+                row.name,
+                row.checks.join(","),
+                row.description
+            ))
+            .is_err()
+            {
+                return ExitCode::FAILURE;
+            }
+        }
+        return ExitCode::SUCCESS;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -124,6 +148,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve(args).await,
             Command::Fleet(args) => fleet(args).await,
+            Command::Deviations => Ok(()),
         }
     });
     match result {
@@ -459,6 +484,11 @@ mod device {
             let mut core = Device::with_randomness(profile, store, randomness, clock::now())
                 .with_context(|| format!("device {index} ({uuid})"))?;
             core.set_bound_ports(http.port(), tls.port());
+            if !args.deviations.is_empty() {
+                let set = amt_sim::deviation::DeviationSet::of(&args.deviations);
+                tracing::warn!("TEST KNOBS on: deviations {:?}", set.list());
+                core.set_deviations(set);
+            }
             Ok(Built {
                 core,
                 uuid: uuid.to_string(),

@@ -11,8 +11,10 @@
 
 pub mod bundle;
 pub mod catalog;
+pub mod device_checks;
 pub mod expect;
 pub mod explain;
+pub mod html;
 pub mod observe;
 pub mod overlay;
 pub mod report;

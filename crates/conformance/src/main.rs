@@ -52,6 +52,55 @@ enum Command {
     },
     /// Print the JSON Schema of the scenario format.
     Schema,
+    /// The firmware vendor's suite: requirement checks with ids and sources against a device
+    /// (`amt-sim serve` or real AMT). Prints `PASS|FAIL|SKIP <id> …` per check and
+    /// `N passed, N failed, N skipped` last. Exit 0 all applicable passed, 1 a check failed,
+    /// 2 invalid input or device unreachable.
+    CheckDevice(CheckDeviceArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct CheckDeviceArgs {
+    /// The device's TLS port (AMT: 16993).
+    #[arg(long, value_name = "HOST:PORT", required_unless_present_any = ["list", "list_markdown"])]
+    tls: Option<SocketAddr>,
+    /// The device's plain HTTP port (default: the TLS port minus one, AMT's 16992).
+    #[arg(long, value_name = "HOST:PORT")]
+    http: Option<SocketAddr>,
+    /// The admin password (before provisioning: the MEBx password, `admin` from the factory).
+    #[arg(long, env = "AMT_CONFORMANCE_ADMIN_PASSWORD")]
+    admin_password: Option<String>,
+    /// Firmware generation whose rules apply (amt-6, amt-11, amt-16, …); default: read from
+    /// Identify.
+    #[arg(long, value_name = "NAME")]
+    personality: Option<String>,
+    /// Run destructive checks: provision the device, commit, unprovision it again.
+    #[arg(long)]
+    allow_reset: bool,
+    /// Listen for the device's Hellos here (the device must send them to this address).
+    #[arg(long, value_name = "ADDR:PORT")]
+    hello_listen: Option<SocketAddr>,
+    /// Seconds to wait for the first Hello.
+    #[arg(long, default_value_t = 90, value_name = "SECS")]
+    hello_wait: u64,
+    /// Only checks whose id is or starts with ID (repeatable, e.g. DIGEST or TLS-0).
+    #[arg(long, value_name = "ID-or-prefix")]
+    filter: Vec<String>,
+    /// Report format on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// Also write check-device.{txt,json,xml,html} here.
+    #[arg(long, value_name = "DIR")]
+    report_dir: Option<PathBuf>,
+    /// The test PKI with the provisioning chains (default: the repository's certs/).
+    #[arg(long, value_name = "DIR")]
+    certs: Option<PathBuf>,
+    /// List the checks (id, kind, applicability, requirement, source) instead of running them.
+    #[arg(long)]
+    list: bool,
+    /// Print DEVICE-CHECKS.md (generated from the catalog).
+    #[arg(long, hide = true)]
+    list_markdown: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -91,6 +140,7 @@ enum Format {
     Human,
     Json,
     Junit,
+    Html,
 }
 
 fn main() -> ExitCode {
@@ -103,6 +153,7 @@ fn main() -> ExitCode {
             scenarios,
             format,
         } => explain(&line, scenarios, format),
+        Command::CheckDevice(args) => check_device(args),
         Command::Schema => {
             let schema = scenario::json_schema();
             match serde_json::to_string_pretty(&schema) {
@@ -208,6 +259,7 @@ fn run(args: RunArgs) -> ExitCode {
         Format::Human => report::human(&reports, &summary),
         Format::Json => report::json(&reports, &summary, options.backend.name()),
         Format::Junit => report::junit(&reports, &summary, options.backend.name()),
+        Format::Html => conformance::html::scenarios(&reports, &summary, options.backend.name()),
     };
     print_out(&out);
     if let Some(dir) = &args.report_dir {
@@ -265,13 +317,15 @@ fn explain(line: &str, dirs: Vec<PathBuf>, format: Format) -> ExitCode {
         .collect();
     let explanation = conformance::explain::explain(line, &refs);
     match format {
-        Format::Json | Format::Junit => match serde_json::to_string_pretty(&explanation) {
-            Ok(text) => print_out(&text),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(2);
+        Format::Json | Format::Junit | Format::Html => {
+            match serde_json::to_string_pretty(&explanation) {
+                Ok(text) => print_out(&text),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
             }
-        },
+        }
         Format::Human => print_out(&explanation.to_string()),
     }
     if explanation.matches.is_empty() {
@@ -279,6 +333,92 @@ fn explain(line: &str, dirs: Vec<PathBuf>, format: Format) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+fn check_device(args: CheckDeviceArgs) -> ExitCode {
+    use conformance::device_checks::{self, report as dreport};
+    let personality = match args.personality.as_deref().map(|p| {
+        serde_saphyr::from_str::<amt_sim::personality::Personality>(p)
+            .map_err(|_| format!("unknown personality {p:?} (amt-2.6 … amt-16)"))
+    }) {
+        None => None,
+        Some(Ok(p)) => Some(p),
+        Some(Err(e)) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.list_markdown {
+        print_out(&dreport::markdown());
+        return ExitCode::SUCCESS;
+    }
+    if args.list {
+        print_out(&dreport::list(personality));
+        return ExitCode::SUCCESS;
+    }
+    let Some(tls) = args.tls else {
+        eprintln!("error: --tls HOST:PORT is required");
+        return ExitCode::from(2);
+    };
+    let http = args
+        .http
+        .unwrap_or_else(|| SocketAddr::new(tls.ip(), tls.port().saturating_sub(1)));
+    let hello = match args.hello_listen {
+        None => None,
+        Some(addr) => match provisioner_core::net::hello_listener::HelloListener::bind(addr) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                eprintln!("error: cannot listen for Hellos on {addr}: {e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let config = device_checks::Config {
+        tls,
+        http,
+        admin_password: args.admin_password,
+        personality,
+        allow_reset: args.allow_reset,
+        hello,
+        hello_wait: std::time::Duration::from_secs(args.hello_wait),
+        filter: args.filter,
+        certs: args.certs.unwrap_or_else(device_checks::default_certs_dir),
+    };
+    let report = match device_checks::run(config) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e} ({})", e.id());
+            return ExitCode::from(2);
+        }
+    };
+    let out = match args.format {
+        Format::Human => dreport::human(&report),
+        Format::Json => dreport::json(&report),
+        Format::Junit => dreport::junit(&report),
+        Format::Html => conformance::html::check_device(&report),
+    };
+    print_out(&out);
+    if let Some(dir) = &args.report_dir {
+        let files = [
+            ("check-device.txt", dreport::human(&report)),
+            ("check-device.json", dreport::json(&report)),
+            ("check-device.xml", dreport::junit(&report)),
+            (
+                "check-device.html",
+                conformance::html::check_device(&report),
+            ),
+        ];
+        let written = std::fs::create_dir_all(dir).and_then(|()| {
+            files
+                .iter()
+                .try_for_each(|(name, text)| std::fs::write(dir.join(name), text))
+        });
+        if let Err(e) = written {
+            eprintln!("error: writing reports to {}: {e}", dir.display());
+            return ExitCode::from(2);
+        }
+    }
+    ExitCode::from(report.exit_code())
 }
 
 /// Writes `text` and a newline to stdout; a closed pipe (`| head`) is not an error.

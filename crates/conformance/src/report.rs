@@ -212,7 +212,7 @@ pub fn junit(reports: &[ScenarioReport], summary: &Summary, backend: &str) -> St
 /// quick-junit writes a `skipped` count on `<testsuites>`, which the common JUnit schema (Jenkins
 /// junit-4 XSD, checked by `cargo xtask junit-check`) does not allow there; the per-suite count
 /// stays on `<testsuite>`.
-fn without_testsuites_skipped(xml: &str) -> String {
+pub(crate) fn without_testsuites_skipped(xml: &str) -> String {
     let Some(start) = xml.find("<testsuites ") else {
         return xml.to_owned();
     };

@@ -50,6 +50,7 @@ use x509_parser::certificate::X509Certificate;
 use x509_parser::public_key::PublicKey;
 
 use super::legacy;
+use crate::deviation::Deviation;
 
 /// The most certificates a presented chain may hold; longer chains are refused before parsing.
 pub const MAX_CHAIN_LEN: usize = 8;
@@ -137,6 +138,8 @@ pub struct ProvisioningPolicy {
     pub now: Timestamp,
     /// Which alert every refusal is answered with.
     pub alert: RefusalAlert,
+    /// Deliberate deviations (test knobs): `skip-oid-ou-check`, `accept-expired-chain`.
+    pub deviations: crate::deviation::DeviationSet,
 }
 
 impl ProvisioningPolicy {
@@ -156,6 +159,7 @@ impl ProvisioningPolicy {
             refuse_sha1: false,
             now,
             alert: RefusalAlert::CertificateUnknown,
+            deviations: crate::deviation::DeviationSet::NONE,
         }
     }
 }
@@ -583,7 +587,7 @@ pub fn check_provisioning_chain(
                 now: policy.now,
             });
         }
-        if now_secs > not_after {
+        if now_secs > not_after && !policy.deviations.has(Deviation::AcceptExpiredChain) {
             return Err(TlsRefusal::Expired {
                 subject: subject_of(cert),
                 not_after: Timestamp::from_unix_secs(not_after),
@@ -592,8 +596,18 @@ pub fn check_provisioning_chain(
         }
     }
 
-    // 7. Path validation up to the presented root.
-    verify_path(chain, policy.now)?;
+    // 7. Path validation up to the presented root (with the expiry deviation, at the earliest
+    // expiry in the chain, so that only the validity rule is skipped).
+    let path_time = if policy.deviations.has(Deviation::AcceptExpiredChain) {
+        parsed
+            .iter()
+            .map(|c| c.tbs_certificate.validity().not_after.timestamp())
+            .min()
+            .map_or(policy.now, |t| Timestamp::from_unix_secs(t.min(now_secs)))
+    } else {
+        policy.now
+    };
+    verify_path(chain, path_time)?;
 
     // 8. EKU OID or OU.
     let leaf_tbs = &leaf.tbs_certificate;
@@ -613,7 +627,7 @@ pub fn check_provisioning_chain(
         .subject()
         .iter_organizational_unit()
         .any(|ou| ou.as_str() == Ok(INTEL_SETUP_OU));
-    if !has_amt_oid && !has_intel_ou {
+    if !has_amt_oid && !has_intel_ou && !policy.deviations.has(Deviation::SkipOidOuCheck) {
         return Err(TlsRefusal::NoIntelOidOrOu {
             subject: subject_of(leaf),
         });

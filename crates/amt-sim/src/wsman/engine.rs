@@ -25,6 +25,7 @@ use super::assoc::{self, AssocQuery};
 use super::classes::{self, ClassDef};
 use super::model::{Cx, Input, Instance, MethodOut, SelectorMatch, Value, pt};
 use super::{Note, Outcome, RequestContext, Session, identify_response, is_identify};
+use crate::deviation::Deviation;
 use crate::state::{NvramState, ProvisioningState};
 
 /// At most this many open enumeration contexts; the least recently used one is dropped.
@@ -227,7 +228,11 @@ impl Engine {
         if matches!(cx.ctx.session, Session::Anonymous) {
             return Err(Failure::Denied("unauthenticated request".to_owned()));
         }
-        if let Some(name) = header.not_understood.first() {
+        if let Some(name) = header
+            .not_understood
+            .first()
+            .filter(|_| !cx.facts().deviations.has(Deviation::IgnoreMustUnderstand))
+        {
             return Err(Fault::must_understand(name).into());
         }
         if header
@@ -281,8 +286,17 @@ impl Engine {
                 return Ok(self.enumerate_associations(cx, uri.trim(), &body, &query));
             }
         }
-        let def = classes::lookup(uri)
-            .ok_or_else(|| Fault::destination_unreachable(Some(DETAIL_INVALID_RESOURCE_URI)))?;
+        let def = classes::lookup(uri).ok_or_else(|| {
+            if cx
+                .facts()
+                .deviations
+                .has(Deviation::UnknownResourceWrongFault)
+            {
+                Fault::action_not_supported()
+            } else {
+                Fault::destination_unreachable(Some(DETAIL_INVALID_RESOURCE_URI))
+            }
+        })?;
         let is_fqdn_fix = action == ACTION_PUT && def.name == "AMT_GeneralSettings";
         if !is_fqdn_fix && fqdn_too_long(cx.state, cx.facts()) {
             return Err(fqdn_fault().into());
@@ -366,7 +380,11 @@ impl Engine {
             .map(|i| item_element(i, body.mode))
             .collect();
         let uri = format!("{}{}", def.base, def.name);
-        let response = self.open(cx.ctx.now, &body, items, vec![def], &uri);
+        let keep = cx
+            .facts()
+            .deviations
+            .has(Deviation::OptimizedEnumKeepsContext);
+        let response = self.open(cx.ctx.now, &body, items, vec![def], &uri, keep);
         Ok(reply(ACTION_ENUMERATE_RESPONSE, def, Some(response)))
     }
 
@@ -390,7 +408,7 @@ impl Engine {
             }
             items.push_back(item_element(&instance, body.mode));
         }
-        let response = self.open(cx.ctx.now, body, items, defs, uri);
+        let response = self.open(cx.ctx.now, body, items, defs, uri, false);
         Reply {
             action: ACTION_ENUMERATE_RESPONSE.to_owned(),
             resource_uri: Some(uri.to_owned()),
@@ -409,6 +427,7 @@ impl Engine {
         mut items: std::collections::VecDeque<Element>,
         classes: Vec<&'static ClassDef>,
         resource_uri: &str,
+        keep_context: bool,
     ) -> Element {
         self.expire(now);
         let first: Option<Vec<Element>> = body.optimize.then(|| {
@@ -416,7 +435,7 @@ impl Engine {
             let take = max.min(items.len());
             items.drain(..take).collect()
         });
-        if first.is_some() && items.is_empty() {
+        if first.is_some() && items.is_empty() && !keep_context {
             return optimized_enumerate_response(first.unwrap_or_default(), None);
         }
         self.next_context = self.next_context.wrapping_add(1);

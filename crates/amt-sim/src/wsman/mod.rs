@@ -139,6 +139,8 @@ pub struct DeviceFacts {
     pub cpu: String,
     /// The rest of the hardware inventory.
     pub hardware: HardwareFacts,
+    /// Deliberate deviations (test knobs, [`crate::deviation`]); none by default.
+    pub deviations: crate::deviation::DeviationSet,
 }
 
 /// Hardware inventory facts beyond the identity strings (profile `system`, PROFILE.md).
@@ -450,6 +452,7 @@ impl DeviceFacts {
             memory_mb: 16384,
             cpu: "Intel(R) Core(TM) i7-1365U".to_owned(),
             hardware: HardwareFacts::sample(),
+            deviations: crate::deviation::DeviationSet::NONE,
         }
     }
 }

@@ -12,6 +12,7 @@ use super::model::{
     Call, Cx, Input, Instance, Invoked, MethodOut, Update, b64_decode, b64_encode, parse_bool, pt,
 };
 use super::{DeviceFacts, Note, pki};
+use crate::deviation::Deviation;
 use crate::state::{AdminAcl, ControlMode, NvramState, ProvisioningState};
 
 /// `InstanceID` of the general settings.
@@ -349,7 +350,10 @@ fn commit(cx: &mut Cx<'_, '_, '_>) -> MethodOut {
     if tls_on && !cx.state.time_set && cx.ctx.now.unix_millis() < CLOCK_UNSET_BEFORE_MS {
         return MethodOut::status(pt::DATA_MISSING);
     }
-    if provisioning && cx.state.admin.is_none() {
+    if provisioning
+        && cx.state.admin.is_none()
+        && !cx.facts().deviations.has(Deviation::CommitWithoutAdmin)
+    {
         return MethodOut::status(pt::DATA_MISSING);
     }
     if provisioning && cx.facts().amt_major >= 19 && cx.state.mebx_password_default {
