@@ -4,8 +4,8 @@
 //!
 //! [`run_one`] builds the scenario's device profile and environment, lists what the scenario
 //! requires ([`requirements::requirements`]) and compares it with the arm's capabilities: an unmet
-//! requirement is a typed skip. Otherwise the arm's world ([`driver::World`]) and the ConfigMgr
-//! site ([`configmgr::ConfigMgrSite`]) are built and [`driver::drive`] runs the flow.
+//! requirement is a typed skip. Otherwise the arm's world (`driver::World`) and the ConfigMgr
+//! site (`configmgr::ConfigMgrSite`) are built and `driver::drive` runs the flow.
 
 pub(crate) mod configmgr;
 pub(crate) mod driver;

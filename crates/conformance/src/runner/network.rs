@@ -1,7 +1,7 @@
 //! The socket arms: loopback (the device as amt-sim's tokio shell on 127.0.0.1, the service
 //! point over TCP, on the wall clock) and an external device (`--device HOST:PORT`).
 //!
-//! - **Loopback** ([`Loopback`]): each device is an `amt_sim::device::Device` served by
+//! - **Loopback** (`Loopback`): each device is an `amt_sim::device::Device` served by
 //!   `amt_sim::net::start` on 127.0.0.1 with ports the OS picks, so parallel scenarios and fleet
 //!   members never clash (the profile, its port faults and the imported record follow the bound
 //!   ports; log lines name them, so scenarios write `{ip}:{n}`, not `:16993`). The imported
@@ -13,7 +13,7 @@
 //!   real [`HelloListener`] on 127.0.0.1:0, whose bytes go to the provisioning side as
 //!   `amt-provision --listen` does. The runtime is shut down at the end of every scenario, also on
 //!   error.
-//! - **External device** ([`External`]): the scenario's device is the one at the address given
+//! - **External device** (`External`): the scenario's device is the one at the address given
 //!   (its TLS port; HTTP is the TLS port minus one, AMT's convention 16993 → 16992), assumed to be
 //!   the scenario's device (its UUID selects the imported computer). Only what needs no device
 //!   control runs; device events are not observable.

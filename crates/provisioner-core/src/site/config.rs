@@ -75,7 +75,7 @@ pub struct SiteConfig {
     pub ad_schema_extended: bool,
     /// The site publishes its information (and public key) to AD. Default true.
     pub publish_to_ad: bool,
-    /// "Require secure key exchange": default true ([V-CB] PREINST-CB; 2007 signs by default [V]).
+    /// "Require secure key exchange": default true (\[V-CB\] PREINST-CB; 2007 signs by default \[V\]).
     pub require_secure_key_exchange: bool,
     /// Installed when the run starts (false: an `install_site` step installs it). Default true.
     pub installed: bool,
@@ -124,7 +124,7 @@ impl SiteConfig {
     }
 }
 
-/// A site server signing certificate (document signing, [V] CERTREQ-NM).
+/// A site server signing certificate (document signing, \[V\] CERTREQ-NM).
 #[derive(Clone, Debug, Eq, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SigningCertConfig {
@@ -134,8 +134,8 @@ pub struct SigningCertConfig {
     pub valid_days: u32,
 }
 
-/// The despooler's retry cadence ([V] "about every five minutes, one hundred times"; the SMS 2003
-/// log's "100 more times" read as 1 + 100 attempts, [R]).
+/// The despooler's retry cadence (\[V\] "about every five minutes, one hundred times"; the SMS 2003
+/// log's "100 more times" read as 1 + 100 attempts, \[R\]).
 #[derive(Clone, Debug, Eq, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct DespoolerConfig {
@@ -166,9 +166,9 @@ pub enum OsBits {
     Bits64,
 }
 
-/// The 32-bit registry key of the client's signing-certificate pin ([T] seed 003).
+/// The 32-bit registry key of the client's signing-certificate pin (\[T\] seed 003).
 pub const SECURITY_KEY_32: &str = "HKLM\\SOFTWARE\\Microsoft\\CCM\\Security";
-/// The 64-bit registry key ([T] seed 003).
+/// The 64-bit registry key (\[T\] seed 003).
 pub const SECURITY_KEY_64: &str = "HKLM\\SOFTWARE\\Wow6432Node\\Microsoft\\CCM\\Security";
 
 impl OsBits {

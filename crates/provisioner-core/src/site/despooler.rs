@@ -33,7 +33,7 @@ pub enum InstructionKind {
 
 impl InstructionKind {
     /// The instruction type despool.log prints. `TRANSFER` and `PACKAGE` are documented
-    /// ([V-2003], [V-CB]); the key exchange type name is ours.
+    /// (\[V-2003\], \[V-CB\]); the key exchange type name is ours.
     pub fn type_name(&self) -> &'static str {
         match self {
             Self::KeyExchange => "MICROSOFT|SMS|MINIJOBINSTRUCTION|KEYEXCHANGE",
@@ -63,7 +63,7 @@ pub struct Instruction {
     pub kind: InstructionKind,
     /// The key it is signed with.
     pub signed_with: PublicKey,
-    /// Retries left (kept in the instruction, [V-SMS1] Q140374); `None` before the first failure.
+    /// Retries left (kept in the instruction, \[V-SMS1\] Q140374); `None` before the first failure.
     pub retries_left: Option<u32>,
     /// When it is next looked at.
     pub due: Timestamp,

@@ -62,7 +62,7 @@ pub struct KeyFile {
     pub keys: Vec<PublicKey>,
 }
 
-/// `preinst.exe` key options ([V] KEYPARAM, file names [V-CB] PREINST-CB).
+/// `preinst.exe` key options (\[V\] KEYPARAM, file names \[V-CB\] PREINST-CB).
 #[derive(Clone, Copy, Debug, Eq, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PreinstOption {
@@ -91,11 +91,11 @@ impl PreinstOption {
 /// Where a copied key file lands in the receiving site's inboxes.
 #[derive(Clone, Copy, Debug, Default, Eq, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub enum KeyFolder {
-    /// `<install dir>\inboxes\hman.box`: the hierarchy manager imports it ([V] S0-EN).
+    /// `<install dir>\inboxes\hman.box`: the hierarchy manager imports it (\[V\] S0-EN).
     #[default]
     #[serde(rename = "hman.box")]
     HmanBox,
-    /// `<install dir>\inboxes\hman.box\pubkey`: not looked at ([V] S0-EN "not in … pubkey").
+    /// `<install dir>\inboxes\hman.box\pubkey`: not looked at (\[V\] S0-EN "not in … pubkey").
     #[serde(rename = "hman.box/pubkey")]
     HmanPubkey,
 }
@@ -615,7 +615,7 @@ impl Hierarchy {
 
     /// The key AD in `receiver`'s forest holds for `sender` (the sender's current key), if the
     /// lookup can work: both sites in the same forest with the schema extended, the sender
-    /// installed and publishing ([V] S0-EN, SMS03-KEYS).
+    /// installed and publishing (\[V\] S0-EN, SMS03-KEYS).
     fn ad_key(&self, receiver: &str, sender: &str) -> Option<PublicKey> {
         let r = self.sites.get(receiver)?;
         let s = self.sites.get(sender)?;

@@ -2,7 +2,7 @@
 //! stage 1): after the enterprise CA issues it, the site records it; the database may be
 //! unavailable once or always, which fails the session at step `certificate-publish`.
 //!
-//! Seed 002 is a Lync Server 2010 phone ("data store unavailable.", [V] S2-EN); the phone itself is
+//! Seed 002 is a Lync Server 2010 phone ("data store unavailable.", \[V\] S2-EN); the phone itself is
 //! not modelled. Nothing about an AMT publish step is documented: the step and its lines are ours
 //! (`reference/configmgr-sites.md` B.3 Tier A).
 

@@ -17,14 +17,14 @@ use super::config::{ClientConfig, OsBits};
 use super::{Hierarchy, HierarchyError};
 use crate::logs::ids;
 
-/// The value name of the pin ([T] seed 003).
+/// The value name of the pin (\[T\] seed 003).
 pub const ALLOWED_ROOT_VALUE: &str = "AllowedRootCAHashCode";
 
-/// How close to expiry the daily check starts raising 5112 ([V] S3-EN: "within 10 days").
+/// How close to expiry the daily check starts raising 5112 (\[V\] S3-EN: "within 10 days").
 const WARN_WITHIN: Duration = Duration::from_secs(10 * 86_400);
 
 /// The hash code a client pins for root CA `root`: upper-case hex SHA-1, the form of a ConfigMgr
-/// thumbprint (the algorithm is not documented, [I]; the root is modelled by its name).
+/// thumbprint (the algorithm is not documented, \[I\]; the root is modelled by its name).
 pub fn root_hash(root: &str) -> String {
     hex::encode_upper(Sha1::digest(format!("root-ca:{root}").as_bytes()))
 }

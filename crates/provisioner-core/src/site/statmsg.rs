@@ -3,7 +3,7 @@
 //! the STATMSG line each one also writes into its component's log.
 //!
 //! The English message strings of 4404, 4405 and 5112 were not found anywhere
-//! (`reference/configmgr-sites.md` §1, B.6 item 1): the descriptions below are [R] candidates,
+//! (`reference/configmgr-sites.md` §1, B.6 item 1): the descriptions below are \[R\] candidates,
 //! kept in this one table so they can be corrected in one place.
 
 use amt_wire::time::Timestamp;
