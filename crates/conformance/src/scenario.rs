@@ -488,7 +488,7 @@ impl EnvSpec {
 }
 
 /// Reads a file of at most [`MAX_SCENARIO_BYTES`].
-fn read_bounded(path: &Path) -> Result<String, ScenarioError> {
+pub(crate) fn read_bounded(path: &Path) -> Result<String, ScenarioError> {
     use std::io::Read as _;
     let read = |source| ScenarioError::Read {
         path: path.to_owned(),

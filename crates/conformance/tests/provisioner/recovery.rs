@@ -199,7 +199,7 @@ impl Site {
         seed: u64,
         journal: &mut dyn SecretJournal,
     ) -> Result<SessionResult, Box<dyn std::error::Error>> {
-        let empty = Site {
+        let empty = Self {
             secrets: self.secrets.with_file_name("no-such-file"),
             net: self.net.clone(),
             clock: self.clock.clone(),
