@@ -221,7 +221,7 @@ impl Device {
         let facts = facts_of(&profile, &traits);
         let uuid = profile.device_uuid();
         let loaded: Option<NvramState> = match &store {
-            Some(s) => s.load()?,
+            Some(s) => s.load::<NvramState>()?.map(NvramState::upgraded),
             None => None,
         };
         let fresh = loaded.is_none();
@@ -850,8 +850,7 @@ fn initial_state(
     }
     let mebx = &profile.provisioning.mebx_password;
     if mebx != crate::state::DEFAULT_MEBX_PASSWORD {
-        state.mebx_password = mebx.clone();
-        state.mebx_password_default = false;
+        state.set_mebx_password(mebx);
     }
     match profile.provisioning.state {
         InitialState::Pre => {}
