@@ -440,8 +440,7 @@ impl DeviceConnection {
         let header = request.headers.get("Authorization");
         let path = request_path(&request.target);
         if self.setup_accepted {
-            let mebx = device.state().mebx_password().to_owned();
-            let ha1 = amt_wire::digest::ha1(ADMIN_USER, realm.as_str(), &mebx);
+            let ha1 = device.state().mebx_ha1();
             return device
                 .digest
                 .verify(

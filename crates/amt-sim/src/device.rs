@@ -276,7 +276,7 @@ impl Device {
         let facts = facts_of(&profile, &traits);
         let uuid = profile.device_uuid();
         let loaded: Option<NvramState> = match &store {
-            Some(s) => s.load()?,
+            Some(s) => s.load::<NvramState>()?.map(NvramState::upgraded),
             None => None,
         };
         let fresh = loaded.is_none();
@@ -355,11 +355,18 @@ impl Device {
         self.facts.deviations = deviations;
         self.digest.deviations = deviations;
         if deviations.has(crate::deviation::Deviation::LowercaseRealm) {
+            // The MEBx password is kept as its HA1 for the realm: a factory MEBx password is
+            // re-keyed to the new realm (a changed one cannot be, and keeps the old realm's HA1).
+            let factory = self.profile.provisioning.mebx_password.clone();
+            let was_factory = self.state.mebx_password_matches(&factory);
             self.state.digest_realm = self
                 .state
                 .digest_realm
                 .to_ascii_lowercase()
                 .replacen("digest:", "Digest:", 1);
+            if was_factory {
+                self.state.set_mebx_password(&factory);
+            }
         }
     }
 
@@ -919,8 +926,7 @@ fn initial_state(
     }
     let mebx = &profile.provisioning.mebx_password;
     if mebx != crate::state::DEFAULT_MEBX_PASSWORD {
-        state.mebx_password = mebx.clone();
-        state.mebx_password_default = false;
+        state.set_mebx_password(mebx);
     }
     match profile.provisioning.state {
         InitialState::Pre => {}

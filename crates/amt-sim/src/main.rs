@@ -96,6 +96,11 @@ struct ServeArgs {
     /// Address to listen on (also the source of Hellos).
     #[arg(long, default_value = "127.0.0.1")]
     bind: IpAddr,
+    /// Also serve the local host interface (what LMS offers local agents over HECI; e.g. 16992
+    /// on the host's loopback) on 127.0.0.1:PORT (0: a free port): plain HTTP, host-based setup
+    /// accepted, loopback peers only. Needs `provisioning.heci_driver_present`.
+    #[arg(long, value_name = "PORT")]
+    host_interface_port: Option<u16>,
 }
 
 #[derive(Debug, Args)]
@@ -234,7 +239,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .shell_options(String::new(), args.bind)
         .map_err(|e| e.context(BadInput))?;
     let (http_port, tls_port) = factory.ports(&args.device);
-    let bound = Bound::bind(
+    let mut bound = Bound::bind(
         SocketAddr::new(args.bind, http_port),
         SocketAddr::new(args.bind, tls_port),
     )
@@ -245,6 +250,15 @@ async fn serve(args: ServeArgs) -> Result<()> {
             args.bind, args.bind
         )
     })?;
+    let host = match args.host_interface_port {
+        Some(port) => Some(
+            bound
+                .bind_host_interface(port)
+                .await
+                .with_context(|| format!("binding the host interface 127.0.0.1:{port}"))?,
+        ),
+        None => None,
+    };
     let (http, tls) = (bound.http_addr()?, bound.tls_addr()?);
     let built = factory.build(&args.device, 0, http, tls)?;
     let events = args.device.events()?;
@@ -260,8 +274,11 @@ async fn serve(args: ServeArgs) -> Result<()> {
         options,
         events.as_ref().map(|(s, _)| s.clone()),
     );
+    let host = host
+        .map(|h| format!(" host-interface={h}"))
+        .unwrap_or_default();
     say(&format!(
-        "ready uuid={} http={http} tls={tls} hello={hello}",
+        "ready uuid={} http={http} tls={tls} hello={hello}{host}",
         built.uuid
     ))?;
     stop.wait().await;

@@ -468,8 +468,16 @@ pub struct NvramState {
     pub control_mode: ControlMode,
     /// Digest realm `Digest:` + 32 upper-case hex.
     pub digest_realm: String,
-    /// The MEBx password.
-    pub mebx_password: String,
+    /// The MEBx password as the firmware needs it, never in the clear: its digest HA1
+    /// `MD5(admin:realm:password)` for this device's realm (constant for the device's life,
+    /// kept across unprovisioning), which is all the digest setup session and the network
+    /// login before `SetAdminAclEntryEx` need. Set it with [`Self::set_mebx_password`].
+    #[serde(with = "hex_array", default)]
+    pub mebx_ha1: [u8; 16],
+    /// A cleartext MEBx password read from a state file written before `mebx_ha1` existed;
+    /// turned into `mebx_ha1` on load ([`Self::upgraded`]) and never written back.
+    #[serde(default, rename = "mebx_password", skip_serializing)]
+    pub legacy_mebx_password: Option<String>,
     /// Whether the MEBx password is still the factory default.
     pub mebx_password_default: bool,
     /// The admin ACL entry; `None` while the network password is still coupled to the MEBx
@@ -559,6 +567,12 @@ impl NvramState {
     /// Factory state of a device: realm `Digest:` + 32 upper-case hex derived from `seed`,
     /// MEBx password `admin` (default), nothing provisioned, power on.
     pub fn factory(facts: &DeviceFacts, seed: u64) -> Self {
+        let mut state = Self::factory_fields(facts, seed);
+        state.reset_mebx_password();
+        state
+    }
+
+    fn factory_fields(facts: &DeviceFacts, seed: u64) -> Self {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
         let mut realm = [0u8; 16];
         rng.fill_bytes(&mut realm);
@@ -570,7 +584,8 @@ impl NvramState {
             digest_realm: amt_wire::digest::Realm::from_amt_bytes(realm)
                 .as_str()
                 .to_owned(),
-            mebx_password: DEFAULT_MEBX_PASSWORD.to_owned(),
+            mebx_ha1: [0; 16],
+            legacy_mebx_password: None,
             mebx_password_default: true,
             admin: None,
             users: Vec::new(),
@@ -656,10 +671,7 @@ impl NvramState {
     pub fn admin_credential(&self) -> Option<(&str, [u8; 16])> {
         match &self.admin {
             Some(acl) => Some((acl.username.as_str(), acl.ha1)),
-            None => Some((
-                ADMIN_USER,
-                amt_wire::digest::ha1(ADMIN_USER, &self.digest_realm, &self.mebx_password),
-            )),
+            None => Some((ADMIN_USER, self.mebx_ha1)),
         }
     }
 
@@ -688,9 +700,38 @@ impl NvramState {
             .is_some_and(|(admin, _)| admin == name)
     }
 
-    /// The MEBx password.
-    pub fn mebx_password(&self) -> &str {
-        &self.mebx_password
+    /// HA1 of `admin` with the MEBx password for this device's realm (what the digest setup
+    /// session checks).
+    pub fn mebx_ha1(&self) -> [u8; 16] {
+        self.mebx_ha1
+    }
+
+    /// Whether `password` is the MEBx password.
+    pub fn mebx_password_matches(&self, password: &str) -> bool {
+        amt_wire::digest::ha1(ADMIN_USER, &self.digest_realm, password) == self.mebx_ha1
+    }
+
+    /// Sets the MEBx password (kept as its HA1 for the device's realm, see `mebx_ha1`).
+    pub fn set_mebx_password(&mut self, password: &str) {
+        self.mebx_ha1 = amt_wire::digest::ha1(ADMIN_USER, &self.digest_realm, password);
+        self.mebx_password_default = password == DEFAULT_MEBX_PASSWORD;
+    }
+
+    /// Back to the factory default MEBx password (`admin`).
+    fn reset_mebx_password(&mut self) {
+        self.set_mebx_password(DEFAULT_MEBX_PASSWORD);
+        self.mebx_password_default = true;
+    }
+
+    /// A state loaded from a file: a cleartext MEBx password of an older file becomes its HA1
+    /// (the next save drops the cleartext).
+    pub fn upgraded(mut self) -> Self {
+        if let Some(password) = self.legacy_mebx_password.take() {
+            let default = self.mebx_password_default;
+            self.set_mebx_password(&password);
+            self.mebx_password_default = default;
+        }
+        self
     }
 
     /// Whether the MEBx password is still the factory default.
@@ -748,6 +789,11 @@ impl NvramState {
             .as_str()
             .to_owned();
         rng.fill_bytes(&mut self.configuration_nonce);
+        // Called on a factory state only: the MEBx password is the default, re-derived for the
+        // new realm.
+        if self.mebx_password_default {
+            self.reset_mebx_password();
+        }
     }
 
     pub(crate) fn reset_to_factory(&mut self, facts: &DeviceFacts, rng: &mut dyn RngCore) {
@@ -758,6 +804,7 @@ impl NvramState {
         *self = Self::factory(facts, self.seed);
         self.time_offset_ms = offset;
         self.digest_realm = realm;
+        self.reset_mebx_password();
         self.counters = counters;
         self.audit_log = log;
         rng.fill_bytes(&mut self.configuration_nonce);
@@ -889,12 +936,31 @@ mod tests {
     }
 
     #[test]
+    fn a_cleartext_mebx_password_of_an_older_file_becomes_its_ha1() -> Result<(), serde_json::Error>
+    {
+        let facts = DeviceFacts::sample();
+        let s = NvramState::factory(&facts, 1);
+        let mut json = serde_json::to_value(&s)?;
+        assert!(!json.to_string().contains("\"mebx_password\""));
+        json["mebx_password"] = "Old-P@ss1".into();
+        json["mebx_password_default"] = false.into();
+        if let Some(map) = json.as_object_mut() {
+            map.remove("mebx_ha1");
+        }
+        let loaded = serde_json::from_value::<NvramState>(json)?.upgraded();
+        assert!(loaded.mebx_password_matches("Old-P@ss1"));
+        assert!(!loaded.mebx_password_is_default());
+        assert!(!serde_json::to_string(&loaded)?.contains("Old-P@ss1"));
+        Ok(())
+    }
+
+    #[test]
     fn admin_password_follows_the_mebx_password_until_set() {
         let facts = DeviceFacts::sample();
         let mut s = NvramState::factory(&facts, 1);
         let coupled = amt_wire::digest::ha1("admin", s.digest_realm(), "admin");
         assert_eq!(s.admin_credential(), Some(("admin", coupled)));
-        s.mebx_password = "Mebx-P@ss1".into();
+        s.set_mebx_password("Mebx-P@ss1");
         let coupled = amt_wire::digest::ha1("admin", s.digest_realm(), "Mebx-P@ss1");
         assert_eq!(s.digest_user("admin"), Some(coupled));
         s.admin = Some(AdminAcl {

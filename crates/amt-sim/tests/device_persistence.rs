@@ -78,7 +78,7 @@ fn write_loop(dir: &std::path::Path, limit: Option<u32>) {
     let mut state = dev.state().clone();
     let mut i = 0u32;
     while limit.is_none_or(|l| i < l) {
-        state.mebx_password = format!("pw{i}");
+        state.general.host_name = format!("pw{i}");
         // Make the file a few hundred KiB so a kill often lands mid-write.
         state.configuration_nonce = vec![u8::try_from(i % 251).unwrap_or(0); 64 * 1024];
         store.save(&state).expect("save");
@@ -97,7 +97,7 @@ fn store_writer_child() {
             write_loop(dir.path(), Some(5));
             let store = StateStore::open(dir.path()).expect("store");
             let s: Option<NvramState> = store.load().expect("load");
-            assert_eq!(s.map(|s| s.mebx_password), Some("pw4".to_owned()));
+            assert_eq!(s.map(|s| s.general.host_name), Some("pw4".to_owned()));
         }
     }
 }
@@ -129,7 +129,7 @@ fn kill_nine_never_leaves_a_torn_state() {
         // Wait until the child has written at least once in this round, then a random moment.
         for _ in 0..500 {
             let s: Option<NvramState> = store.load().ok().flatten();
-            let pw = s.map(|s| s.mebx_password);
+            let pw = s.map(|s| s.general.host_name);
             if pw.is_some() && (round == 0 || pw != last_seen) {
                 break;
             }
@@ -141,7 +141,7 @@ fn kill_nine_never_leaves_a_torn_state() {
         let loaded: Option<NvramState> = store
             .load()
             .unwrap_or_else(|e| panic!("round {round}: state torn after kill -9: {e}"));
-        let pw = loaded.map(|s| s.mebx_password);
+        let pw = loaded.map(|s| s.general.host_name);
         assert!(
             pw.as_deref().is_some_and(|p| p.starts_with("pw")),
             "round {round}: {pw:?}"

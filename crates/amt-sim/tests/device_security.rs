@@ -216,3 +216,24 @@ fn a_failed_save_of_a_heci_change_is_an_error_too() {
     );
     assert_eq!(dev.provisioning_state(), ProvisioningState::Pre);
 }
+
+#[test]
+fn the_mebx_password_is_never_stored_in_the_clear() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut profile = DeviceProfile::default();
+    profile.provisioning.mebx_password = "Mebx-P@ss1".into();
+    let store = StateStore::open(dir.path()).expect("store");
+    let dev = Device::new(profile.clone(), Some(store.clone()), 7, T0).expect("dev");
+    assert!(dev.state().mebx_password_matches("Mebx-P@ss1"));
+    drop(dev);
+    let file = std::fs::read_to_string(dir.path().join(STATE_FILE)).expect("NVRAM file");
+    assert!(
+        !file.contains("Mebx-P@ss1"),
+        "cleartext MEBx password in NVRAM"
+    );
+    // What is stored (the HA1 for the device's realm) is enough after a restart.
+    let dev = Device::new(profile, Some(store), 7, T0).expect("restart");
+    assert!(dev.state().mebx_password_matches("Mebx-P@ss1"));
+    assert!(!dev.state().mebx_password_matches("admin"));
+    assert!(!dev.state().mebx_password_is_default());
+}

@@ -520,6 +520,27 @@ impl Scenario {
                 "steps: give at least one step (or leave it out)".to_owned(),
             ));
         }
+        for step in self.flow() {
+            let span = match step {
+                FlowStep::Wait(d) | FlowStep::Hellos(HelloWindow::Within(d)) => d.0,
+                _ => continue,
+            };
+            if span > MAX_WAIT {
+                return Err(invalid(format!(
+                    "steps: a wait or Hello window of {}s cannot be real (at most {} days)",
+                    span.as_secs(),
+                    MAX_WAIT.as_secs() / 86_400
+                )));
+            }
+        }
+        if let Some(file) = &self.expect.transcript
+            && !stays_inside(Path::new(file))
+        {
+            return Err(invalid(format!(
+                "expect.transcript {file:?}: give a path inside the scenario's directory \
+                 (relative, without `..`)"
+            )));
+        }
         if let Some(ids) = &self.expect.documented {
             for id in ids {
                 if provisioner_core::logs::lookup(id).is_none() {
@@ -556,8 +577,7 @@ impl DeviceSpec {
         let profile = match &self.profile {
             Some(file) => {
                 let path = base_dir.join(file);
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|e| format!("device.profile {}: {e}", path.display()))?;
+                let text = read_bounded(&path).map_err(|e| format!("device.profile: {e}"))?;
                 let dir = path.parent().unwrap_or(base_dir);
                 DeviceProfile::from_yaml(&text, dir)
                     .map_err(|e| format!("device.profile {}: {e}", path.display()))?
@@ -588,8 +608,7 @@ impl EnvSpec {
         let env = match &self.file {
             Some(file) => {
                 let path = base_dir.join(file);
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|e| format!("environment.file {}: {e}", path.display()))?;
+                let text = read_bounded(&path).map_err(|e| format!("environment.file: {e}"))?;
                 let dir = path.parent().unwrap_or(base_dir);
                 Environment::from_yaml(&text, dir).map_err(|e| e.to_string())?
             }
@@ -619,8 +638,21 @@ impl EnvSpec {
     }
 }
 
+/// The longest `wait` or Hello window a scenario may ask for (a year of virtual time; the
+/// Hello schedule ends after 24 h). Larger values cannot be real and would overflow the clock.
+pub const MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(366 * 86_400);
+
+/// Whether `path` is relative and never climbs out of the directory it is relative to.
+fn stays_inside(path: &Path) -> bool {
+    use std::path::Component;
+    path.components().next().is_some()
+        && path
+            .components()
+            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
+}
+
 /// Reads a file of at most [`MAX_SCENARIO_BYTES`].
-fn read_bounded(path: &Path) -> Result<String, ScenarioError> {
+pub(crate) fn read_bounded(path: &Path) -> Result<String, ScenarioError> {
     use std::io::Read as _;
     let read = |source| ScenarioError::Read {
         path: path.to_owned(),
@@ -785,6 +817,71 @@ mod tests {
         assert_eq!(profile.personality, amt_sim::personality::Personality::Amt6);
         assert_eq!(profile.provisioning.mebx_password, "secret-1");
         assert_eq!(profile.uuid, DeviceProfile::default().uuid);
+        Ok(())
+    }
+
+    #[test]
+    fn an_endless_referenced_file_fails_fast_with_a_clear_error() {
+        let device = DeviceSpec {
+            profile: Some("/dev/zero".into()),
+            ..DeviceSpec::default()
+        };
+        let err = device.build(Path::new(".")).err().unwrap_or_default();
+        assert!(
+            err.contains("/dev/zero") && err.contains("larger than"),
+            "{err}"
+        );
+        let env = EnvSpec {
+            file: Some("/dev/zero".into()),
+            ..EnvSpec::default()
+        };
+        let err = env
+            .build(&ProvisionerSpec::default(), Path::new("."))
+            .err()
+            .unwrap_or_default();
+        assert!(
+            err.contains("/dev/zero") && err.contains("larger than"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_transcript_outside_the_scenario_directory_is_a_load_error() -> TestResult {
+        for path in ["../x.txt", "data/../../x.txt", "/etc/passwd", "''"] {
+            let text = format!("id: x\ntitle: t\nsource: s\nexpect: {{ transcript: {path} }}\n");
+            let err = Scenario::from_yaml(&text, Path::new("x.yaml"));
+            assert!(
+                matches!(&err, Err(ScenarioError::Invalid { message, .. }) if message.contains("expect.transcript")),
+                "{path}: {err:?}"
+            );
+        }
+        let text = "id: x\ntitle: t\nsource: s\nexpect: { transcript: data/./x.txt }\n";
+        Scenario::from_yaml(text, Path::new("x.yaml"))?;
+        Ok(())
+    }
+
+    #[test]
+    fn waits_that_cannot_be_real_are_load_errors() -> TestResult {
+        for step in [
+            "wait: 18446744073709551616s",
+            "wait: 18446744073709551615",
+            "wait: 18446744073709551615ms",
+            "hellos: 100000h",
+        ] {
+            let text = format!("id: x\ntitle: t\nsource: s\nsteps:\n  - {step}\nexpect: {{}}\n");
+            let err = Scenario::from_yaml(&text, Path::new("x.yaml"));
+            assert!(
+                matches!(
+                    err,
+                    Err(ScenarioError::Invalid { .. } | ScenarioError::Yaml { .. })
+                ),
+                "{step}: {err:?}"
+            );
+        }
+        let text = "id: x\ntitle: t\nsource: s\nsteps:\n  - wait: 366d\nexpect: {}\n";
+        assert!(Scenario::from_yaml(text, Path::new("x.yaml")).is_err());
+        let text = "id: x\ntitle: t\nsource: s\nsteps:\n  - wait: 8784h\nexpect: {}\n";
+        Scenario::from_yaml(text, Path::new("x.yaml"))?;
         Ok(())
     }
 }

@@ -186,11 +186,29 @@ fn a_failure_leaves_a_bundle_that_replays_the_same_failure() -> TestResult {
             .join("transcripts/wrong-expectation.transcript.txt")
             .is_file()
     );
-    // Secrets never reach the files.
-    for f in ["transcript.txt", "bundle.json"] {
-        let text = std::fs::read_to_string(bundle.join(f))?;
-        assert!(!text.contains("P@ssw0rd"), "{f} leaks a password");
+    // Secrets never reach the files: no password of the environment (the default one's are
+    // `P@ssw0rd` and `P@ssw0rd-MEBx1`), no private key.
+    let mut files = 0;
+    for entry in walk(&bundle)? {
+        let text = String::from_utf8_lossy(&std::fs::read(&entry)?).into_owned();
+        assert!(
+            !text.contains("P@ssw0rd"),
+            "{} leaks a password",
+            entry.display()
+        );
+        assert!(
+            !text.contains("PRIVATE KEY"),
+            "{} holds a private key",
+            entry.display()
+        );
+        files += 1;
     }
+    assert!(files >= 6, "{files} files");
+    let environment = std::fs::read_to_string(bundle.join("environment.yaml"))?;
+    assert!(
+        environment.contains("TEST-ONLY.key.pem"),
+        "keys are referenced"
+    );
     let replay = run(&["run", "--format", "json", s(&bundle)])?;
     assert_eq!(
         replay.status.code(),
@@ -202,4 +220,18 @@ fn a_failure_leaves_a_bundle_that_replays_the_same_failure() -> TestResult {
     let mismatches = json["scenarios"][0]["mismatches"].as_array().map(Vec::len);
     assert_eq!(mismatches, Some(5), "{json}");
     Ok(())
+}
+
+/// Every file under `dir`, recursively.
+fn walk(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            files.extend(walk(&path)?);
+        } else {
+            files.push(path);
+        }
+    }
+    Ok(files)
 }

@@ -4,8 +4,11 @@
 //! Writes `amtopmgr.log`, `amtproxymgr.log` and `oobmgmt.log` (ConfigMgr formats) and
 //! `events.jsonl` to `--logs DIR` (appended, never rewritten); passwords set on devices are appended
 //! to `DIR/provisioning-secrets.txt` (created 0600 with `O_EXCL`, symlinks refused, never
-//! overwritten: a second run keeps the first run's passwords), never to stdout or the logs. Exit status: 0 every session provisioned its device,
-//! 1 a session failed, 2 bad input.
+//! overwritten: a second run keeps the first run's passwords), never to stdout or the logs. A
+//! password is recorded there *before* it is sent to the device (write-ahead), and a later run
+//! tries the passwords recorded for a device after the configured accounts, so a device cut off
+//! after `CommitChanges` or `SetMEBxPassword` can be provisioned again. Exit status: 0 every
+//! session provisioned its device, 1 a session failed, 2 bad input.
 
 use std::io::Write as _;
 use std::net::{SocketAddr, ToSocketAddrs as _};
@@ -23,6 +26,7 @@ use provisioner_core::env::{AmtAccount, Environment, ImportedComputer, Provision
 use provisioner_core::events::{EventLog, Outcome};
 use provisioner_core::io::logfiles::LogAppender;
 use provisioner_core::io::pki::{load_enterprise_ca, read_provisioning_cert};
+use provisioner_core::io::secrets::{self, SECRETS_FILE, SecretBlock, SecretsFile};
 use provisioner_core::logs::ids;
 use provisioner_core::logs::{LogConfig, Logs};
 use provisioner_core::net::hello_listener::HelloListener;
@@ -192,6 +196,13 @@ fn run_device(
         }
         None => synthetic_computer(uuid, cli.fqdn.as_deref(), target)?,
     };
+    let mut env = site.env.clone();
+    for account in recovered_accounts(&cli.logs, &computer.uuid)? {
+        if !env.accounts.contains(&account) {
+            env.accounts.push(account);
+        }
+    }
+    let mut journal = SecretsFile(cli.logs.join(SECRETS_FILE));
     let mut logs = Logs::new(LogConfig::default());
     let mut events = EventLog::new();
     let clock = SystemClock;
@@ -209,7 +220,7 @@ fn run_device(
     )
     .context("log line")?;
     let result = session::provision(&mut SessionCtx {
-        env: &site.env,
+        env: &env,
         computer: &computer,
         target,
         mode: Mode::OutOfBand,
@@ -222,6 +233,7 @@ fn run_device(
         directory: &mut site.directory,
         ca: &mut site.ca,
         rng,
+        journal: Some(&mut journal),
     });
     record_secrets(&cli.logs, &result)?;
     LogAppender::new(&cli.logs)
@@ -274,6 +286,11 @@ fn run_listen(
         &roots,
         Logs::new(LogConfig::default()),
     );
+    for computer in &site.env.computers {
+        let accounts = recovered_accounts(&cli.logs, &computer.uuid)?;
+        sp.add_recovered_accounts(computer.uuid, accounts);
+    }
+    sp.set_journal(Box::new(SecretsFile(cli.logs.join(SECRETS_FILE))));
     let listener = HelloListener::bind(listen).with_context(|| format!("binding {listen}"))?;
     println!("listening for Hellos on {}", listener.local_addr());
     let _ = std::io::stdout().flush();
@@ -303,6 +320,13 @@ fn run_listen(
             };
             // The passwords first: nothing the device accepted may be lost.
             record_secrets(&cli.logs, &result)?;
+            if let Some(password) = &result.admin_password {
+                let account = AmtAccount {
+                    user: "admin".to_owned(),
+                    password: password.clone(),
+                };
+                sp.add_recovered_accounts(result.uuid, vec![account]);
+            }
             if let Some(computer) = site.env.computer(&result.uuid) {
                 print_summary(computer, &result, &cli.logs);
             }
@@ -317,9 +341,19 @@ fn run_listen(
     }
 }
 
+/// The accounts recorded for `device` in the secrets file of `dir` by earlier runs (newest
+/// first; none for a device given by address only).
+fn recovered_accounts(dir: &Path, device: &DeviceUuid) -> Result<Vec<AmtAccount>> {
+    if device.canonical() == [0; 16] {
+        return Ok(Vec::new());
+    }
+    let path = dir.join(SECRETS_FILE);
+    secrets::recovered_accounts(&path, device)
+        .with_context(|| format!("reading {}", path.display()))
+}
+
 /// Appends the passwords a session set to the secrets file (0600, never rewritten).
 fn record_secrets(dir: &Path, result: &SessionResult) -> Result<()> {
-    use provisioner_core::io::secrets::{SECRETS_FILE, SecretBlock, append};
     if result.admin_password.is_none() && result.mebx_password.is_none() {
         return Ok(());
     }
@@ -337,7 +371,7 @@ fn record_secrets(dir: &Path, result: &SessionResult) -> Result<()> {
         entries,
     };
     let path = dir.join(SECRETS_FILE);
-    append(&path, &block).with_context(|| format!("writing {}", path.display()))
+    secrets::append(&path, &block).with_context(|| format!("writing {}", path.display()))
 }
 
 fn print_summary(computer: &ImportedComputer, result: &SessionResult, dir: &Path) {

@@ -37,12 +37,13 @@ use amt_wire::time::Timestamp;
 use crate::ca::EnterpriseCaModel;
 use crate::directory::Directory;
 use crate::env::{
-    AliasState, ConfigMgrVersion, Environment, ImportedComputer, ResolveTo, SiteMode,
+    AliasState, AmtAccount, ConfigMgrVersion, Environment, ImportedComputer, ResolveTo, SiteMode,
 };
 pub use crate::events::AmtStatus;
 use crate::events::{DiscardReason, EventLog, Outcome, ProvisionEvent, SessionSummary};
 use crate::logs::{LogError, Logs};
 use crate::logs::{LogId, ids};
+use crate::session::SecretJournal;
 
 /// Warn about provisioning certificates that expire within this time.
 const EXPIRY_WARNING: Duration = Duration::from_secs(30 * 24 * 3600);
@@ -211,6 +212,31 @@ pub struct ServicePoint {
     last_expiry_warning: Option<Timestamp>,
     log_errors: Vec<LogError>,
     admin_passwords: AdminPasswords,
+    recovered: RecoveredAccounts,
+    journal: Journal,
+}
+
+/// Accounts recovered from an earlier run's secrets file, per device (tried after the configured
+/// ones). `Debug` shows the UUIDs only.
+#[derive(Default)]
+struct RecoveredAccounts(BTreeMap<DeviceUuid, Vec<AmtAccount>>);
+
+impl std::fmt::Debug for RecoveredAccounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set()
+            .entries(self.0.keys().map(ToString::to_string))
+            .finish()
+    }
+}
+
+/// The write-ahead journal sessions record passwords in.
+#[derive(Default)]
+struct Journal(Option<Box<dyn SecretJournal + Send>>);
+
+impl std::fmt::Debug for Journal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "Journal" } else { "None" })
+    }
 }
 
 /// The admin passwords set on provisioned devices (ConfigMgr keeps them in the site database to
@@ -264,6 +290,8 @@ impl ServicePoint {
             last_expiry_warning: None,
             log_errors: Vec::new(),
             admin_passwords: AdminPasswords::default(),
+            recovered: RecoveredAccounts::default(),
+            journal: Journal::default(),
         }
     }
 
@@ -471,6 +499,34 @@ impl ServicePoint {
     pub fn record_admin_password(&mut self, uuid: DeviceUuid, password: &str) {
         self.logs.register_secret(password);
         self.admin_passwords.0.insert(uuid, password.to_owned());
+    }
+
+    /// Adds accounts recovered for device `uuid` from an earlier run (its secrets file): its
+    /// sessions try them after the configured accounts (registered as log secrets).
+    pub fn add_recovered_accounts(&mut self, uuid: DeviceUuid, accounts: Vec<AmtAccount>) {
+        let list = self.recovered.0.entry(uuid).or_default();
+        for account in accounts {
+            self.logs.register_secret(&account.password);
+            if !list.contains(&account) {
+                list.push(account);
+            }
+        }
+    }
+
+    /// The accounts recovered for device `uuid` (see [`Self::add_recovered_accounts`]).
+    pub fn recovered_accounts(&self, uuid: &DeviceUuid) -> &[AmtAccount] {
+        self.recovered.0.get(uuid).map_or(&[], Vec::as_slice)
+    }
+
+    /// Sets the journal the sessions record passwords in before they send them
+    /// ([`crate::session::SecretJournal`]).
+    pub fn set_journal(&mut self, journal: Box<dyn SecretJournal + Send>) {
+        self.journal.0 = Some(journal);
+    }
+
+    /// Takes the journal out (a session borrows it; give it back with [`Self::set_journal`]).
+    pub fn take_journal(&mut self) -> Option<Box<dyn SecretJournal + Send>> {
+        self.journal.0.take()
     }
 
     /// The admin password recorded for device `uuid`, if any.

@@ -388,6 +388,13 @@ impl<'c> WsmanClient<'c> {
         }
     }
 
+    /// Adds an account to try after the others when the one in use is refused (e.g. the admin
+    /// password the session just set, which a digest session as `admin` on an already
+    /// provisioned device needs from the next request on).
+    pub fn add_account(&mut self, account: Credentials) {
+        self.accounts.push(account);
+    }
+
     /// `Get` of a class instance (first element of the body).
     pub fn get(&mut self, class: &str, selectors: &[(&str, &str)]) -> Result<Element, CallError> {
         let env = self.exchange(class, "Get", names::ACTION_GET, selectors, None)?;

@@ -145,6 +145,12 @@ impl Slots {
 
 /// Accepts connections until `stop`; each gets its own task while a slot is free (or can be
 /// freed from an idle connection).
+/// Whether `peer` may connect to the `kind` listener: anyone on the network listeners, only a
+/// loopback address on the host interface.
+fn peer_allowed(kind: Listener, peer: SocketAddr) -> bool {
+    kind != Listener::HostInterface || peer.ip().is_loopback()
+}
+
 pub(crate) async fn accept_loop<D: DeviceCore>(
     shared: Arc<Shared<D>>,
     kind: Listener,
@@ -171,6 +177,13 @@ pub(crate) async fn accept_loop<D: DeviceCore>(
                 continue;
             }
         };
+        // The host interface is local: a peer from the network is never served (the listener
+        // is bound to 127.0.0.1, so this is a second line of defence).
+        if !peer_allowed(kind, peer) {
+            tracing::warn!(device = %label, %local, %peer, "host-interface connection from a non-loopback peer refused");
+            drop(stream);
+            continue;
+        }
         let slot = match slots.take() {
             Admission::Admitted(slot, evicted) => {
                 if evicted {
@@ -305,5 +318,23 @@ fn log_end(label: &str, local: SocketAddr, peer: SocketAddr, end: &End) {
             tracing::debug!(device = %label, %local, %peer, "connection closed: {kind}")
         }
         other => tracing::debug!(device = %label, %local, %peer, "connection closed: {other:?}"),
+    }
+}
+
+#[cfg(test)]
+mod peer_tests {
+    use super::*;
+
+    #[test]
+    fn the_host_interface_admits_loopback_peers_only() {
+        let peer = |ip: [u8; 4]| SocketAddr::from((ip, 40_000));
+        assert!(peer_allowed(Listener::HostInterface, peer([127, 0, 0, 1])));
+        assert!(peer_allowed(
+            Listener::HostInterface,
+            SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, 1))
+        ));
+        assert!(!peer_allowed(Listener::HostInterface, peer([192, 0, 2, 7])));
+        assert!(peer_allowed(Listener::Http, peer([192, 0, 2, 7])));
+        assert!(peer_allowed(Listener::Tls, peer([192, 0, 2, 7])));
     }
 }

@@ -33,6 +33,11 @@ impl DeviceCore for Device {
         let kind = match listener {
             Listener::Http => PortKind::Http,
             Listener::Tls => PortKind::Tls,
+            Listener::HostInterface => {
+                return self
+                    .accept_host_interface(PortKind::Http, now)
+                    .map_err(|refused| format!("{refused} ({})", refused.id()));
+            }
         };
         self.accept_on(kind, local, peer, now)
             .map_err(|refused| format!("{refused} ({})", refused.id()))

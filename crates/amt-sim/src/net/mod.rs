@@ -10,6 +10,8 @@
 //! - [`start`]: runs one device: an accept loop per listener, one task per connection (idle /
 //!   slow-client timeout, bounded read buffer, a fair connection limit), the Hello sender and the event
 //!   forwarding. Returns a [`RunningDevice`] to stop it.
+//!   With [`Bound::bind_host_interface`], a third, loopback-only listener is the local host
+//!   interface (LMS over HECI) for local agents' host-based setup.
 //! - [`hello`]: sends one Hello beacon: one TCP connection, the whole packet in one write, then close
 //!   (MeshCentral keeps only the first TCP chunk and parses on close).
 //! - [`events::EventSink`]: JSON lines from every device to one writer, flushed after each batch.
@@ -72,6 +74,10 @@ pub enum Listener {
     Http,
     /// TLS (16993).
     Tls,
+    /// The local host interface: plain HTTP from agents on this host, as LMS tunnels it to the
+    /// firmware over HECI (host-based setup is accepted only here). Bound to 127.0.0.1 only, and
+    /// a peer that is not a loopback address is refused.
+    HostInterface,
 }
 
 /// What the core asks the shell to do after a read.
@@ -142,6 +148,7 @@ impl Default for ShellOptions {
 pub struct Bound {
     http: TcpListener,
     tls: TcpListener,
+    host: Option<TcpListener>,
 }
 
 impl Bound {
@@ -152,7 +159,23 @@ impl Bound {
     pub async fn bind(http: SocketAddr, tls: SocketAddr) -> std::io::Result<Self> {
         let http = TcpListener::bind(http).await?;
         let tls = TcpListener::bind(tls).await?;
-        Ok(Self { http, tls })
+        Ok(Self {
+            http,
+            tls,
+            host: None,
+        })
+    }
+
+    /// Also binds the local host-interface listener ([`Listener::HostInterface`]) on
+    /// `127.0.0.1:port` (0 picks a free port); returns its address. Never on another address.
+    ///
+    /// # Errors
+    /// When the port cannot be bound.
+    pub async fn bind_host_interface(&mut self, port: u16) -> std::io::Result<SocketAddr> {
+        let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
+        let addr = listener.local_addr()?;
+        self.host = Some(listener);
+        Ok(addr)
     }
 
     /// The address the HTTP listener is bound to.
@@ -245,7 +268,11 @@ pub fn start<D: DeviceCore>(
         options,
     });
     let mut tasks = JoinSet::new();
-    for (kind, listener) in [(Listener::Http, bound.http), (Listener::Tls, bound.tls)] {
+    let host = bound.host.map(|l| (Listener::HostInterface, l));
+    for (kind, listener) in [(Listener::Http, bound.http), (Listener::Tls, bound.tls)]
+        .into_iter()
+        .chain(host)
+    {
         tasks.spawn(conn::accept_loop(
             Arc::clone(&shared),
             kind,

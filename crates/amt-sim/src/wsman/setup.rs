@@ -416,7 +416,7 @@ fn set_mebx_password(cx: &mut Cx<'_, '_, '_>, password: &str) -> MethodOut {
     if !strong_password(password) {
         return MethodOut::status(pt::INVALID_PASSWORD);
     }
-    cx.state.mebx_password = password.to_owned();
+    cx.state.set_mebx_password(password);
     cx.state.mebx_password_default = false;
     cx.changed(Some(Note::MebxPasswordChanged));
     MethodOut::ok()

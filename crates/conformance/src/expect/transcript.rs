@@ -31,9 +31,21 @@ fn check_file(path: &Path, actual: &str, snapshots: Snapshots, out: &mut Vec<Mis
             ));
         }
     };
-    match (std::fs::read_to_string(path), snapshots) {
+    // Bounded: a snapshot is a page of text, never an endless file.
+    let read = crate::scenario::read_bounded(path);
+    let missing = matches!(
+        &read,
+        Err(crate::scenario::ScenarioError::Read { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound
+    );
+    match (read.map_err(|e| e.to_string()), snapshots) {
         (_, Snapshots::Update) => write(out),
-        (Err(_), Snapshots::Compare) => write(out),
+        (Err(_), Snapshots::Compare) if missing => write(out),
+        (Err(e), Snapshots::Compare) => out.push(Mismatch::new(
+            what.clone(),
+            "a readable snapshot",
+            format!("cannot read it: {e}"),
+        )),
         (Err(e), Snapshots::Strict) => out.push(Mismatch::new(
             what.clone(),
             "a committed snapshot",
@@ -62,5 +74,32 @@ pub(crate) fn relax_for_wall_clock(expect: &mut Expect, notes: &mut Vec<String>)
             "expect.transcript ({file}) not compared: the transcript is deterministic only on \
              the virtual clock (in-process)"
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_oversized_snapshot_is_a_mismatch_and_is_not_overwritten()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("x.transcript.txt");
+        let size = crate::scenario::MAX_SCENARIO_BYTES + 1;
+        std::fs::File::create(&path)?.set_len(size)?;
+        let mut out = Vec::new();
+        check_file(&path, "actual", Snapshots::Compare, &mut out);
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert!(
+            out.iter().any(|m| m.actual.contains("larger than")),
+            "{out:?}"
+        );
+        assert_eq!(std::fs::metadata(&path)?.len(), size, "left as it was");
+        // A missing snapshot is still written on a first run.
+        let new = dir.path().join("new.transcript.txt");
+        check_file(&new, "actual", Snapshots::Compare, &mut Vec::new());
+        assert_eq!(std::fs::read_to_string(&new)?, "actual");
+        Ok(())
     }
 }

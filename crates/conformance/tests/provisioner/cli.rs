@@ -71,9 +71,12 @@ struct Shell {
 
 impl Shell {
     fn start() -> Result<Self, Box<dyn std::error::Error>> {
+        Self::start_with(DeviceProfile::default())
+    }
+
+    fn start_with(mut profile: DeviceProfile) -> Result<Self, Box<dyn std::error::Error>> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
-        let mut profile = DeviceProfile::default();
         profile.ports.tls = addr.port();
         let uuid = profile.device_uuid().to_string();
         let mut device = Device::new(profile, None, 11, wall_now()).map_err(|e| e.to_string())?;
@@ -206,6 +209,46 @@ fn device_mode_provisions_an_amt_sim_device_over_loopback() -> TestResult {
         std::fs::metadata(&secrets)?.permissions().mode() & 0o777,
         0o600
     );
+    let device = shell.stop().ok_or("shell thread")?;
+    assert!(format!("{:?}", device.provisioning_state()).contains("Post"));
+    Ok(())
+}
+
+#[test]
+fn a_second_run_into_the_same_logs_provisions_a_device_cut_off_after_commit() -> TestResult {
+    // The first run commits, then loses the device in stage 2 (as a kill after CommitChanges
+    // does): the device keeps the admin password only the secrets file knows.
+    let mut profile = DeviceProfile::default();
+    profile.faults.push(serde_saphyr::from_str(
+        "on: { method: SetPowerScheme, nth: 1 }\ndo: close_connection\n",
+    )?);
+    let shell = Shell::start_with(profile)?;
+    let dir = tempfile::tempdir()?;
+    let certs = repo_root().join("certs");
+    let run = || {
+        bin()
+            .current_dir(repo_root())
+            .arg("--device")
+            .arg(shell.addr.to_string())
+            .args(["--fqdn", "amt-device-01.corp.amt-sim.test"])
+            .args(["--uuid", &shell.uuid])
+            .arg("--chain")
+            .arg(certs.join("prov-oid.chain.pem"))
+            .arg("--key")
+            .arg(certs.join("prov-oid.TEST-ONLY.key.pem"))
+            .args(["--account", "admin:admin"])
+            .arg("--logs")
+            .arg(dir.path())
+            .output()
+    };
+    let first = run()?;
+    let stdout = String::from_utf8_lossy(&first.stdout).into_owned();
+    assert_eq!(first.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("failed_step=stage2"), "{stdout}");
+    let second = run()?;
+    let stdout = String::from_utf8_lossy(&second.stdout).into_owned();
+    assert_eq!(second.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("outcome=provisioned"), "{stdout}");
     let device = shell.stop().ok_or("shell thread")?;
     assert!(format!("{:?}", device.provisioning_state()).contains("Post"));
     Ok(())

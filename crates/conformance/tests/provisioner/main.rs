@@ -6,6 +6,7 @@
 
 mod cli;
 mod golden;
+mod recovery;
 mod servicepoint;
 mod sessions;
 mod tls;

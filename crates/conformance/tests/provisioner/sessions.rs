@@ -115,6 +115,7 @@ impl Bench {
             directory: &mut self.directory,
             ca: &mut self.ca,
             rng: &mut rng,
+            journal: None,
         })
     }
 

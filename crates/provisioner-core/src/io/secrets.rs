@@ -5,22 +5,45 @@
 //! Never readable by others: a new file is created owner-only (0600) with `O_EXCL`, so a symlink
 //! planted at the path is not followed; an existing symlink or non-regular file is refused; an
 //! existing regular file with wider permissions is tightened to 0600 before anything is written.
+//!
+//! Read back ([`read`], [`recorded_accounts`]) by a later run: a device provisioned by a session
+//! that was cut off after `CommitChanges` (or after `SetMEBxPassword`) already has the passwords
+//! recorded here, and the retry tries them after the configured accounts. A block whose note
+//! starts with `pending` is a write-ahead record ([`WRITE_AHEAD_NOTE`]): written and flushed
+//! before the password was sent to the device, so it may or may not have been set.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
+
+use amt_wire::hello::DeviceUuid;
+
+use crate::env::AmtAccount;
+use crate::session::SecretJournal;
 
 /// File name of the secrets file inside the log directory.
 pub const SECRETS_FILE: &str = "provisioning-secrets.txt";
 
 const HEADER: &str = "# Passwords set on AMT devices by amt-provision. Keep secret.\n";
 
-/// Why the secrets file could not be written.
+/// Note of a write-ahead block: the password was recorded before it was sent to the device.
+pub const WRITE_AHEAD_NOTE: &str = "pending: recorded before it was sent to the device";
+
+/// Largest secrets file [`read`] accepts (a runaway file is an error, not an endless read).
+pub const MAX_SECRETS_FILE: u64 = 16 * 1024 * 1024;
+
+/// Why the secrets file could not be written or read.
 #[derive(Debug, thiserror::Error)]
 pub enum SecretsError {
     /// The path is a symlink or not a regular file.
     #[error("{path} is not a regular file (symlink or special file); refusing to write secrets")]
     NotRegular {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The file is larger than [`MAX_SECRETS_FILE`].
+    #[error("{path} is larger than {MAX_SECRETS_FILE} bytes; refusing to read it")]
+    TooLarge {
         /// The path.
         path: PathBuf,
     },
@@ -39,6 +62,7 @@ impl SecretsError {
     pub fn id(&self) -> &'static str {
         match self {
             Self::NotRegular { .. } => "secrets/not-regular",
+            Self::TooLarge { .. } => "secrets/too-large",
             Self::Io { .. } => "secrets/io",
         }
     }
@@ -66,6 +90,129 @@ impl SecretBlock {
             text.push_str(&format!("{k} = {}\n", v.replace(['\r', '\n'], " ")));
         }
         text
+    }
+}
+
+/// Reads the blocks of the secrets file at `path`, oldest first; a missing file has none. A
+/// symlink or special file is refused like on writing, and the read is bounded
+/// ([`MAX_SECRETS_FILE`]).
+pub fn read(path: &Path) -> Result<Vec<SecretBlock>, SecretsError> {
+    use std::io::Read as _;
+    let io_err = |source| SecretsError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io_err(e)),
+        Ok(meta) if !meta.file_type().is_file() => {
+            return Err(SecretsError::NotRegular {
+                path: path.to_path_buf(),
+            });
+        }
+        Ok(_) => {}
+    }
+    let file = File::open(path).map_err(io_err)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_SECRETS_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_err)?;
+    if bytes.len() as u64 > MAX_SECRETS_FILE {
+        return Err(SecretsError::TooLarge {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(parse(&String::from_utf8_lossy(&bytes)))
+}
+
+/// Parses the text of a secrets file (what [`append`] writes): `[device] # note` headers, then
+/// `key = value` lines; comments and lines outside a block are skipped.
+pub fn parse(text: &str) -> Vec<SecretBlock> {
+    let mut blocks: Vec<SecretBlock> = Vec::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix('[')
+            && let Some((device, after)) = rest.split_once(']')
+        {
+            let note = after
+                .trim()
+                .strip_prefix('#')
+                .map(|n| n.trim().to_owned())
+                .filter(|n| !n.is_empty());
+            blocks.push(SecretBlock {
+                device: device.trim().to_owned(),
+                note,
+                entries: Vec::new(),
+            });
+            continue;
+        }
+        if line.starts_with('#') {
+            continue;
+        }
+        if let (Some(block), Some((key, value))) = (blocks.last_mut(), line.split_once(" = ")) {
+            block
+                .entries
+                .push((key.trim().to_owned(), value.to_owned()));
+        }
+    }
+    blocks
+}
+
+/// The accounts a retry should try for `device` (UUID text, compared case-insensitively), newest
+/// record first, without repeats: `admin` (or the recorded `admin_user`) with each recorded
+/// admin password, and `admin` with each recorded MEBx password (the setup session of AMT ≤ 9
+/// authenticates as `admin` with the MEBx password until the admin password is set).
+pub fn recorded_accounts(blocks: &[SecretBlock], device: &str) -> Vec<(String, String)> {
+    let mut accounts: Vec<(String, String)> = Vec::new();
+    for block in blocks
+        .iter()
+        .rev()
+        .filter(|b| b.device.eq_ignore_ascii_case(device))
+    {
+        let user = block
+            .entries
+            .iter()
+            .find(|(k, _)| k == "admin_user")
+            .map_or("admin", |(_, v)| v.as_str());
+        for (key, value) in &block.entries {
+            let account = match key.as_str() {
+                "admin_password" => (user.to_owned(), value.clone()),
+                "mebx_password" => ("admin".to_owned(), value.clone()),
+                _ => continue,
+            };
+            if !accounts.contains(&account) {
+                accounts.push(account);
+            }
+        }
+    }
+    accounts
+}
+
+/// The accounts recorded for `device` in the secrets file at `path` by earlier runs, newest
+/// first (see [`recorded_accounts`]); none when there is no file.
+pub fn recovered_accounts(
+    path: &Path,
+    device: &DeviceUuid,
+) -> Result<Vec<AmtAccount>, SecretsError> {
+    Ok(recorded_accounts(&read(path)?, &device.to_string())
+        .into_iter()
+        .map(|(user, password)| AmtAccount { user, password })
+        .collect())
+}
+
+/// The secrets file as the sessions' write-ahead journal ([`SecretJournal`]): each record is
+/// appended as a block noted [`WRITE_AHEAD_NOTE`] and flushed to disk before the session sends
+/// the password.
+#[derive(Debug, Clone)]
+pub struct SecretsFile(pub PathBuf);
+
+impl SecretJournal for SecretsFile {
+    fn write_ahead(&mut self, device: DeviceUuid, key: &str, secret: &str) -> Result<(), String> {
+        let block = SecretBlock {
+            device: device.to_string(),
+            note: Some(WRITE_AHEAD_NOTE.to_owned()),
+            entries: vec![(key.to_owned(), secret.to_owned())],
+        };
+        append(&self.0, &block).map_err(|e| format!("{}: {e}", e.id()))
     }
 }
 
@@ -164,6 +311,51 @@ mod tests {
             std::fs::metadata(&path)?.permissions().mode() & 0o777,
             0o600
         );
+        Ok(())
+    }
+
+    #[test]
+    fn recorded_passwords_are_read_back_newest_first() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join(SECRETS_FILE);
+        assert_eq!(read(&path)?, Vec::new());
+        let device = "8C4E3D5A-0000-4000-8000-0000AB12CD34";
+        append(&path, &block(device, "First-P@ss1"))?;
+        append(&path, &block("other-device", "Other-P@ss9"))?;
+        append(
+            &path,
+            &SecretBlock {
+                device: device.into(),
+                note: Some(WRITE_AHEAD_NOTE.into()),
+                entries: vec![("mebx_password".into(), "Mebx-P@ss2 = x".into())],
+            },
+        )?;
+        append(&path, &block(device, "First-P@ss1"))?;
+        let blocks = read(&path)?;
+        assert_eq!(blocks.len(), 4);
+        assert_eq!(blocks[2].note.as_deref(), Some(WRITE_AHEAD_NOTE));
+        let accounts = recorded_accounts(&blocks, &device.to_ascii_lowercase());
+        let pair = |u: &str, p: &str| (u.to_owned(), p.to_owned());
+        assert_eq!(
+            accounts,
+            vec![
+                pair("admin", "First-P@ss1"),
+                pair("admin", "Mebx-P@ss2 = x")
+            ]
+        );
+        assert_eq!(recorded_accounts(&blocks, "unknown"), Vec::new());
+        Ok(())
+    }
+
+    #[test]
+    fn reading_refuses_symlinks_and_endless_files() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join(SECRETS_FILE);
+        std::os::unix::fs::symlink("/dev/zero", &path)?;
+        assert_eq!(read(&path).map_err(|e| e.id()), Err("secrets/not-regular"));
+        let big = dir.path().join("big");
+        File::create(&big)?.set_len(MAX_SECRETS_FILE + 1)?;
+        assert_eq!(read(&big).map_err(|e| e.id()), Err("secrets/too-large"));
         Ok(())
     }
 

@@ -22,6 +22,10 @@ pub enum SubCause {
     /// The answer lacked what the step needs (`no DigestRealm`).
     #[error("{0}")]
     Missing(&'static str),
+    /// The write-ahead record of a password could not be made durable, so the password was not
+    /// sent (see `SecretJournal`).
+    #[error("write-ahead record of the password failed: {0}")]
+    WriteAhead(String),
 }
 
 impl SubCause {
@@ -31,6 +35,7 @@ impl SubCause {
             Self::Call(e) => e.id(),
             Self::ReturnValue(_) => "wsman/return-value",
             Self::Missing(_) => "wsman/missing-output",
+            Self::WriteAhead(_) => "secrets/write-ahead",
         }
     }
 }

@@ -64,6 +64,17 @@ use crate::logs::{LogId, ids};
 pub use self::error::{OtpError, RemovalError, SessionError, SubCause, SubStepError};
 pub use removal::RemovalResult;
 
+/// Durable storage for a password the session is about to set on a device: a **write-ahead
+/// record**, made durable before the request that sets the password is sent, so that a crash or
+/// power loss between the device's change and the end of the session cannot lose it (the shell
+/// appends it to the secrets file, `crate::io::secrets`, flushed to disk). A retry tries the
+/// recorded passwords after the configured accounts.
+pub trait SecretJournal {
+    /// Records that `secret` (`key`: `admin_password` or `mebx_password`) is about to be set on
+    /// `device`. An error stops the session before the request is sent.
+    fn write_ahead(&mut self, device: DeviceUuid, key: &str, secret: &str) -> Result<(), String>;
+}
+
 /// Everything one session needs. Borrowed, so the caller keeps the logs, events, directory and CA
 /// across sessions.
 pub struct SessionCtx<'a> {
@@ -93,6 +104,9 @@ pub struct SessionCtx<'a> {
     pub ca: &'a mut EnterpriseCaModel,
     /// Randomness (admin password, cnonces).
     pub rng: &'a mut dyn RngCore,
+    /// Where passwords are recorded before they are sent to the device (`None`: nowhere, the
+    /// caller keeps `SessionResult`'s passwords only).
+    pub journal: Option<&'a mut dyn SecretJournal>,
 }
 
 impl fmt::Debug for SessionCtx<'_> {
@@ -193,6 +207,10 @@ pub(crate) struct Sink<'s> {
     /// Whether digest attempts are logged (the provisioning accounts of the setup session; the
     /// stage-2 admin login only makes events).
     log_digest: bool,
+    /// Write-ahead records of passwords (see [`SecretJournal`]).
+    journal: Option<&'s mut dyn SecretJournal>,
+    /// The device the records are for.
+    device: DeviceUuid,
 }
 
 impl Sink<'_> {
@@ -207,6 +225,15 @@ impl Sink<'_> {
         let now = self.clock.now();
         if let Err(e) = self.logs.emit(id, &args, now) {
             self.log_errors.push(format!("{id}: {e}"));
+        }
+    }
+
+    /// Makes `secret` durable in the journal before it is sent to the device (no journal: no-op).
+    pub(crate) fn write_ahead(&mut self, key: &str, secret: &str) -> Result<(), String> {
+        let device = self.device;
+        match self.journal.as_deref_mut() {
+            Some(journal) => journal.write_ahead(device, key, secret),
+            None => Ok(()),
         }
     }
 
@@ -288,6 +315,7 @@ pub fn provision(ctx: &mut SessionCtx<'_>) -> SessionResult {
         directory,
         ca,
         rng,
+        journal,
     } = ctx;
     let env: &Environment = env;
     let computer: &ImportedComputer = computer;
@@ -306,6 +334,11 @@ pub fn provision(ctx: &mut SessionCtx<'_>) -> SessionResult {
         calls_seen: 0,
         attempts_seen: 0,
         log_digest: true,
+        journal: match journal {
+            Some(j) => Some(&mut **j as &mut dyn SecretJournal),
+            None => None,
+        },
+        device: computer.uuid,
     };
     // Secrets never reach a log line, even inside an error text.
     for account in &env.accounts {
@@ -412,12 +445,20 @@ pub fn run_action(
     else {
         return None;
     };
-    let env = sp.env().clone();
+    let mut env = sp.env().clone();
+    // Passwords an earlier, interrupted session recorded for this device come after the
+    // configured accounts.
+    for account in sp.recovered_accounts(uuid) {
+        if !env.accounts.contains(account) {
+            env.accounts.push(account.clone());
+        }
+    }
     let computer = env.computer(uuid)?.clone();
     let identity = identities.get(*cert_index)?;
     let config = sp.logs().config().clone();
     let mut logs = std::mem::replace(sp.logs_mut(), Logs::new(config));
     let mut events = std::mem::take(sp.events_mut());
+    let mut journal = sp.take_journal();
     let result = provision(&mut SessionCtx {
         env: &env,
         computer: &computer,
@@ -432,9 +473,15 @@ pub fn run_action(
         directory,
         ca,
         rng,
+        journal: journal
+            .as_deref_mut()
+            .map(|j| -> &mut dyn SecretJournal { j }),
     });
     *sp.logs_mut() = logs;
     *sp.events_mut() = events;
+    if let Some(journal) = journal {
+        sp.set_journal(journal);
+    }
     if let Some(password) = &result.admin_password {
         sp.record_admin_password(*uuid, password);
     }
@@ -487,6 +534,8 @@ pub fn run_removal(
         calls_seen: 0,
         attempts_seen: 0,
         log_digest: false,
+        journal: None,
+        device: *uuid,
     };
     let result = removal::Removal {
         env: &env,
@@ -708,6 +757,9 @@ impl Steps<'_> {
         if self.computer.uuid.canonical() == [0; 16] {
             // A device given by address only (`amt-provision --device`): ask it who it is.
             progress.device_uuid = read_uuid(client);
+            if let Some(uuid) = progress.device_uuid {
+                sink.device = uuid;
+            }
         }
         if let Some(v) = &version
             && version_below(v, (3, 2, 1))

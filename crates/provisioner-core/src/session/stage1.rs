@@ -62,10 +62,10 @@ pub(crate) fn run(
     ca: &mut EnterpriseCaModel,
     rng: &mut dyn RngCore,
 ) -> Result<(), Failure> {
-    let cert_der = request_certificate(steps, client, sink, progress, ca)?;
+    let (cert_der, key_id) = request_certificate(steps, client, sink, progress, ca)?;
     sink.log(ids::STAGE1_STARTED, &[]);
     sink.event(ProvisionEvent::StageStarted { stage: 1 });
-    let r = stage1(steps, client, sink, progress, &cert_der, rng);
+    let r = stage1(steps, client, sink, progress, &cert_der, &key_id, rng);
     sink.flush(client);
     match r {
         Ok(()) => {
@@ -90,19 +90,20 @@ pub(crate) fn run(
     }
 }
 
-/// Key pair on the device, CSR signed by the device, certificate from the enterprise CA.
+/// Key pair on the device, CSR signed by the device, certificate from the enterprise CA; returns
+/// the certificate (DER) and the key pair's `InstanceID`.
 fn request_certificate(
     steps: &Steps<'_>,
     client: &mut WsmanClient<'_>,
     sink: &mut Sink<'_>,
     progress: &mut Progress,
     ca: &mut EnterpriseCaModel,
-) -> Result<Vec<u8>, Failure> {
+) -> Result<(Vec<u8>, String), Failure> {
     let template = steps.env.enterprise_ca.template.clone();
     let csr = device_csr(steps, client)
         .map_err(|f| Failure::new(Step::Certificate, SessionError::CertificateRequest(f)));
     sink.flush(client);
-    let csr = csr?;
+    let (csr, key_id) = csr?;
     sink.log(ids::CA_REQUESTED, &[("name", &template)]);
     let now = sink.now();
     match ca.issue(&csr, &template, &steps.computer.fqdn, now) {
@@ -116,7 +117,7 @@ fn request_certificate(
             });
             progress.web_cert_serial = Some(issued.serial.clone());
             publish(steps, sink, ca, &issued.serial)?;
-            Ok(issued.der)
+            Ok((issued.der, key_id))
         }
         Err(e) => {
             for id in e.log_ids() {
@@ -161,8 +162,12 @@ fn publish(
     }
 }
 
-/// Has the device generate a key pair and sign a PKCS#10 request for it; returns the DER CSR.
-fn device_csr(steps: &Steps<'_>, client: &mut WsmanClient<'_>) -> Result<Vec<u8>, SubFailure> {
+/// Has the device generate a key pair and sign a PKCS#10 request for it; returns the DER CSR and
+/// the key pair's `InstanceID`.
+fn device_csr(
+    steps: &Steps<'_>,
+    client: &mut WsmanClient<'_>,
+) -> Result<(Vec<u8>, String), SubFailure> {
     let out = client
         .invoke(
             PKMS,
@@ -217,12 +222,14 @@ fn device_csr(steps: &Steps<'_>, client: &mut WsmanClient<'_>) -> Result<Vec<u8>
         )
         .map_err(call("GeneratePKCS10RequestEx"))?;
     let out = ok_return("GeneratePKCS10RequestEx", out)?;
-    out.get("SignedCertificateRequest")
+    let csr = out
+        .get("SignedCertificateRequest")
         .and_then(|t| B64.decode(t).ok())
         .ok_or(SubStepError {
             what: "GeneratePKCS10RequestEx",
             cause: SubCause::Missing("no readable SignedCertificateRequest"),
-        })
+        })?;
+    Ok((csr, key_id))
 }
 
 /// The text of the first `Selector` anywhere under `e` (the value of an EPR's only selector).
@@ -240,6 +247,7 @@ fn stage1(
     sink: &mut Sink<'_>,
     progress: &mut Progress,
     cert_der: &[u8],
+    key_id: &str,
     rng: &mut dyn RngCore,
 ) -> Result<(), SubFailure> {
     // Time: Ta0 from the device, then our time as Tm1 = Tm2.
@@ -326,6 +334,10 @@ fn stage1(
             ..
         }) if subcode == "AlreadyExists" => {
             client.put(ctx, &[], instance).map_err(call(ctx))?;
+            // What the interrupted sessions left (their certificates for this FQDN and key pairs
+            // no certificate uses) would pile up on every retry: remove it, keeping the new
+            // ones. Best effort: a leftover is not worth failing the provisioning for.
+            remove_leftovers(client, &steps.computer.fqdn, &cert_id, key_id);
         }
         Err(e) => return Err(call(ctx)(e)),
     }
@@ -348,6 +360,9 @@ fn stage1(
     let password = strong_password(rng);
     sink.logs.register_secret(&password);
     sink.logs.register_secret(&steps.env.mebx_password);
+    // Write-ahead: the password is durable before the device may have it.
+    sink.write_ahead("admin_password", &password)
+        .map_err(|e| write_ahead_failure("SetAdminAclEntryEx", e))?;
     let ha1 = digest::ha1("admin", &realm, &password);
     let out = client
         .invoke(
@@ -361,9 +376,20 @@ fn stage1(
         )
         .map_err(call("SetAdminAclEntryEx"))?;
     ok_return("SetAdminAclEntryEx", out)?;
+    // On a device that is already provisioned (a retry after a cut-off after `CommitChanges`)
+    // this is a digest session as `admin`, whose password just changed: the client falls back
+    // to the new one when the old one is refused. A setup session is not affected.
+    client.add_account(crate::wsman_client::Credentials::new(
+        "admin",
+        password.clone(),
+    ));
     progress.admin_password = Some(password);
 
-    // MEBx password, if it is still the default.
+    // MEBx password, if it is still the default. Write-ahead: on a digest setup session (AMT ≤ 9)
+    // the new MEBx password is also the credential of the retry when the device is cut off
+    // before `CommitChanges`.
+    sink.write_ahead("mebx_password", &steps.env.mebx_password)
+        .map_err(|e| write_ahead_failure("SetMEBxPassword", e))?;
     let out = client
         .invoke(
             SETUP,
@@ -395,6 +421,65 @@ fn stage1(
     // The device restarts its TLS stack with the new certificate: never reuse this connection.
     client.disconnect();
     Ok(())
+}
+
+/// Deletes the certificates an interrupted stage 1 left for `fqdn` (not trusted roots, not
+/// read-only, not `keep_cert`) and then the key pairs that no remaining certificate uses (other
+/// than `keep_key`). Errors are ignored (recorded as calls like any other).
+fn remove_leftovers(client: &mut WsmanClient<'_>, fqdn: &str, keep_cert: &str, keep_key: &str) {
+    const CERT: &str = "AMT_PublicKeyCertificate";
+    const KEY: &str = "AMT_PublicPrivateKeyPair";
+    let text = |e: &Element, name: &str| {
+        e.child_by_local_name(name)
+            .map(|c| c.text().trim().to_owned())
+    };
+    let Ok(certs) = client.enumerate(CERT) else {
+        return;
+    };
+    let mut in_use: Vec<Vec<u8>> = Vec::new();
+    for cert in &certs {
+        let Some(id) = text(cert, "InstanceID") else {
+            continue;
+        };
+        let der = text(cert, "X509Certificate").and_then(|t| B64.decode(t).ok());
+        let parsed = der
+            .as_deref()
+            .and_then(|d| x509_parser::parse_x509_certificate(d).ok());
+        let Some((_, parsed)) = parsed else {
+            continue;
+        };
+        let ours = text(cert, "TrustedRootCertficate").as_deref() != Some("true")
+            && text(cert, "ReadOnlyCertificate").as_deref() != Some("true")
+            && parsed
+                .subject()
+                .iter_common_name()
+                .any(|cn| cn.as_str().is_ok_and(|cn| cn.eq_ignore_ascii_case(fqdn)));
+        if ours && id != keep_cert && client.delete(CERT, &[("InstanceID", &id)]).is_ok() {
+            continue;
+        }
+        in_use.push(parsed.public_key().subject_public_key.data.to_vec());
+    }
+    let Ok(keys) = client.enumerate(KEY) else {
+        return;
+    };
+    for key in &keys {
+        let Some(id) = text(key, "InstanceID") else {
+            continue;
+        };
+        let public = text(key, "DERKey").and_then(|t| B64.decode(t).ok());
+        if id == keep_key || public.is_none_or(|p| in_use.contains(&p)) {
+            continue;
+        }
+        let _ = client.delete(KEY, &[("InstanceID", &id)]);
+    }
+}
+
+/// The failure of sub-step `what` whose password could not be recorded first.
+fn write_ahead_failure(what: &'static str, error: String) -> SubFailure {
+    SubStepError {
+        what,
+        cause: SubCause::WriteAhead(error),
+    }
 }
 
 /// `<h:name>` of `owner`'s namespace holding an endpoint reference to `target`.

@@ -210,6 +210,7 @@ pub fn run_session(
         directory: &mut directory,
         ca: &mut ca,
         rng: &mut rng,
+        journal: None,
     });
     Ok(Run {
         result,
