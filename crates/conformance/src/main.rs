@@ -1,7 +1,8 @@
 //! The `amt-conformance` command line: `run`, `list`, `explain`, `schema`.
 //!
-//! Exit codes (PRODUCT.md §6): 0 every scenario passed (skipped ones allowed), 1 a scenario
-//! failed, 2 invalid input (a scenario that does not load, a bad argument, a scenario that could
+//! Exit codes (PRODUCT.md §6): 0 every scenario passed (skipped ones allowed, unless
+//! `--fail-on-skip`), 1 a scenario failed, 2 invalid input (a scenario that does not load: the
+//! others still run and the summary counts it as an error; a bad argument; a scenario that could
 //! not be run).
 
 use std::io::Write as _;
@@ -133,6 +134,10 @@ struct RunArgs {
     /// Rewrite transcript snapshots instead of comparing them (also AMT_CONFORMANCE_UPDATE=1).
     #[arg(long)]
     update_snapshots: bool,
+    /// A skipped scenario counts as a failure (exit 1), so CI of `--network` or `--device` runs
+    /// cannot mistake a skip for a pass.
+    #[arg(long)]
+    fail_on_skip: bool,
 }
 
 #[derive(Clone, Copy, Debug, Eq, PartialEq, ValueEnum)]
@@ -178,6 +183,40 @@ fn or_default(paths: Vec<PathBuf>) -> Vec<PathBuf> {
     }
 }
 
+/// Loads scenarios for `run`: files that do not load are reported (once each) and counted, the
+/// others still run. `None` = nothing can run (exit 2 at once).
+fn load_for_run(
+    paths: Vec<PathBuf>,
+    filter: Option<&str>,
+) -> Option<(Vec<scenario::LoadedScenario>, usize)> {
+    let files = match catalog::scenario_files(&or_default(paths)) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return None;
+        }
+    };
+    let (mut loaded, errors) = catalog::load_all(&files);
+    for e in &errors {
+        eprintln!("error: {e}");
+    }
+    let dups = catalog::duplicate_ids(&loaded);
+    for d in &dups {
+        eprintln!("error: {d}");
+    }
+    if !dups.is_empty() {
+        return None;
+    }
+    if let Some(f) = filter {
+        loaded.retain(|s| catalog::matches_filter(&s.scenario, f));
+    }
+    if loaded.is_empty() {
+        eprintln!("error: no scenario to run");
+        return None;
+    }
+    Some((loaded, errors.len()))
+}
+
 /// Loads scenarios; prints load errors. `None` = invalid input (exit 2).
 fn load(paths: Vec<PathBuf>, filter: Option<&str>) -> Option<Vec<scenario::LoadedScenario>> {
     let files = match catalog::scenario_files(&or_default(paths)) {
@@ -214,7 +253,7 @@ fn load(paths: Vec<PathBuf>, filter: Option<&str>) -> Option<Vec<scenario::Loade
 )]
 fn run(args: RunArgs) -> ExitCode {
     let started = std::time::Instant::now();
-    let Some(scenarios) = load(args.paths, args.filter.as_deref()) else {
+    let Some((scenarios, load_errors)) = load_for_run(args.paths, args.filter.as_deref()) else {
         return ExitCode::from(2);
     };
     let update =
@@ -254,7 +293,10 @@ fn run(args: RunArgs) -> ExitCode {
         }
     };
     let reports = conformance::runner::run_all(&scenarios, &options, &progress);
-    let summary = report::Summary::of(&reports, started.elapsed());
+    let mut summary = report::Summary::of(&reports, started.elapsed());
+    // Files that did not load are errors of the run (printed above, once each).
+    summary.total += load_errors;
+    summary.errors += load_errors;
     let out = match args.format {
         Format::Human => report::human(&reports, &summary),
         Format::Json => report::json(&reports, &summary, options.backend.name()),
@@ -281,7 +323,18 @@ fn run(args: RunArgs) -> ExitCode {
             }
         }
     }
-    ExitCode::from(summary.exit_code())
+    if load_errors > 0 {
+        eprintln!("error: {load_errors} scenario file(s) did not load (see above)");
+    }
+    let mut code = summary.exit_code();
+    if args.fail_on_skip && summary.skipped > 0 && code == 0 {
+        eprintln!(
+            "{} skipped scenario(s) count as failures (--fail-on-skip)",
+            summary.skipped
+        );
+        code = 1;
+    }
+    ExitCode::from(code)
 }
 
 fn list(paths: Vec<PathBuf>, filter: Option<&str>) -> ExitCode {

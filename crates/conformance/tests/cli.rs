@@ -235,3 +235,53 @@ fn walk(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     }
     Ok(files)
 }
+
+#[test]
+fn a_directory_with_a_broken_file_runs_the_others_and_exits_2() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(
+        dir.path().join("good.yaml"),
+        "id: good\ntitle: the default device is provisioned\nsource: test\n\
+         expect: { outcome: provisioned }\n",
+    )?;
+    std::fs::write(
+        dir.path().join("broken.yaml"),
+        "id: broken\ntitle: t\nsource: test\nexpect: { outcom: failed }\n",
+    )?;
+    let out = run(&["run", s(dir.path())])?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("2 scenarios: 1 passed, 0 failed, 0 skipped, 1 errors"),
+        "the summary counts the run scenario and the broken file: {stdout}"
+    );
+    assert!(stderr.contains("PASS  good"), "{stderr}");
+    assert_eq!(
+        stderr
+            .lines()
+            .filter(|l| l.starts_with("error: ") && l.contains("broken.yaml:4:11"))
+            .count(),
+        1,
+        "the load error is printed once: {stderr}"
+    );
+    Ok(())
+}
+
+#[test]
+fn fail_on_skip_turns_a_skip_into_exit_1() -> TestResult {
+    // A 24-hour Hello window needs the virtual clock: skipped over loopback, before anything runs.
+    let window = scenario("unknown-uuid-24h.yaml");
+    let plain = run(&["run", "--network", s(&window)])?;
+    assert_eq!(
+        plain.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&plain.stdout)
+    );
+    assert!(String::from_utf8_lossy(&plain.stdout).contains("1 skipped"));
+    let strict = run(&["run", "--network", "--fail-on-skip", s(&window)])?;
+    assert_eq!(strict.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&strict.stderr).contains("count as failures (--fail-on-skip)"));
+    Ok(())
+}
