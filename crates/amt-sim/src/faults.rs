@@ -256,6 +256,7 @@ pub struct FaultTrigger {
 /// Steps below HTTP that a fault can address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
+#[schemars(rename = "FaultStep")]
 pub enum Step {
     /// Accepting a TCP connection.
     TcpConnect,

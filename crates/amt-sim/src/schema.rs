@@ -163,7 +163,7 @@ mod tests {
             ["sha1", "sha256", "sha384"]
         );
         assert_eq!(
-            string_values(definition(&schema, "Step")?),
+            string_values(definition(&schema, "FaultStep")?),
             ["tcp-connect", "tls-server-hello", "http-request"]
         );
         assert_eq!(

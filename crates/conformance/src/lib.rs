@@ -22,3 +22,4 @@ pub mod runner;
 pub mod scenario;
 pub mod schema_check;
 pub mod testbed;
+pub mod vocabulary;

@@ -1,4 +1,5 @@
-//! The `amt-conformance` command line: `run`, `list`, `explain`, `schema`.
+//! The `amt-conformance` command line: `run`, `list`, `explain`, `schema`, `vocabulary`,
+//! `check-device`.
 //!
 //! Exit codes (PRODUCT.md §6): 0 every scenario passed (skipped ones allowed, unless
 //! `--fail-on-skip`), 1 a scenario failed, 2 invalid input (a scenario that does not load: the
@@ -53,6 +54,13 @@ enum Command {
     },
     /// Print the JSON Schema of the scenario format.
     Schema,
+    /// Print every id a scenario may name (steps, refusal kinds, log lines, client refusals, …)
+    /// with one line of meaning.
+    Vocabulary {
+        /// Output format (`human` or `json`).
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
     /// The firmware vendor's suite: requirement checks with ids and sources against a device
     /// (`amt-sim serve` or real AMT). Prints `PASS|FAIL|SKIP <id> …` per check and
     /// `N passed, N failed, N skipped` last. Exit 0 all applicable passed, 1 a check failed,
@@ -159,6 +167,20 @@ fn main() -> ExitCode {
             format,
         } => explain(&line, scenarios, format),
         Command::CheckDevice(args) => check_device(args),
+        Command::Vocabulary { format } => {
+            let entries = conformance::vocabulary::entries();
+            match format {
+                Format::Json => match serde_json::to_string_pretty(&entries) {
+                    Ok(text) => print_out(&text),
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return ExitCode::from(2);
+                    }
+                },
+                _ => print_out(&conformance::vocabulary::human(&entries)),
+            }
+            ExitCode::SUCCESS
+        }
         Command::Schema => {
             let schema = scenario::json_schema();
             match serde_json::to_string_pretty(&schema) {
