@@ -43,31 +43,43 @@ fn fifty_devices_come_up_with_distinct_identities_and_each_answers() -> Result<(
 
 #[test]
 fn fleet_with_fixed_base_ports_steps_by_two() -> Result<()> {
-    // Find a free base: two devices need base .. base+3.
+    // Two devices need base .. base+3. Bases come from below the ephemeral range (where other
+    // processes' connections do not land), checked free just before; a base taken meanwhile is
+    // retried (bounded).
     let probe = std::net::TcpListener::bind("127.0.0.1:0")?;
-    let base = probe.local_addr()?.port().saturating_sub(100).max(20_000);
+    let seed = u32::from(probe.local_addr()?.port());
     drop(probe);
-    let mut sim = Sim::spawn(&[
-        "fleet",
-        "--count",
-        "2",
-        "--http-port",
-        &base.to_string(),
-        "--tls-port",
-        &(base + 1).to_string(),
-        "--no-hello",
-    ])?;
-    let first = sim.line()?;
-    let Ok(d0) = parse_ready(&first, "device") else {
-        // The ports were taken meanwhile: nothing to assert about the layout.
+    for attempt in 0..20u32 {
+        let offset = (seed.wrapping_mul(7919).wrapping_add(attempt * 104_729)) % 12_000;
+        let base = u16::try_from(20_000 + offset - offset % 4).unwrap_or(20_000);
+        let free = (0..4).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok());
+        if !free {
+            continue;
+        }
+        let mut sim = Sim::spawn(&[
+            "fleet",
+            "--count",
+            "2",
+            "--http-port",
+            &base.to_string(),
+            "--tls-port",
+            &(base + 1).to_string(),
+            "--no-hello",
+        ])?;
+        let Ok(first) = sim.line() else {
+            // Taken between the check and the bind: amt-sim reported it and exited; try another.
+            let _ = sim.terminate(Duration::from_secs(5));
+            continue;
+        };
+        let d0 = parse_ready(&first, "device")?;
+        let d1 = parse_ready(&sim.line()?, "device")?;
+        assert_eq!((d0.http.port(), d0.tls.port()), (base, base + 1));
+        assert_eq!((d1.http.port(), d1.tls.port()), (base + 2, base + 3));
+        assert_ne!(d0.uuid, d1.uuid);
+        assert!(sim.terminate(Duration::from_secs(10))?.success());
         return Ok(());
-    };
-    let d1 = parse_ready(&sim.line()?, "device")?;
-    assert_eq!((d0.http.port(), d0.tls.port()), (base, base + 1));
-    assert_eq!((d1.http.port(), d1.tls.port()), (base + 2, base + 3));
-    assert_ne!(d0.uuid, d1.uuid);
-    assert!(sim.terminate(Duration::from_secs(10))?.success());
-    Ok(())
+    }
+    Err("no free block of four ports below the ephemeral range in 20 tries".into())
 }
 
 #[test]
