@@ -14,6 +14,9 @@ pub(crate) fn check_logs(expect: &Expect, obs: &Observation, out: &mut Vec<Misma
     for (file, wanted) in &expect.logs {
         let log = obs.logs.get(file).cloned().unwrap_or_default();
         let mut from = 0;
+        // Every unmatched line is reported (the file's lines are listed with the first one);
+        // the lines after an unmatched one are still looked for after the last match.
+        let mut listed = false;
         for (i, want) in wanted.iter().enumerate() {
             let pattern = Pattern::new(want);
             let haystack = if pattern.framed {
@@ -32,9 +35,13 @@ pub(crate) fn check_logs(expect: &Expect, obs: &Observation, out: &mut Vec<Misma
                     } else {
                         "not found".to_owned()
                     };
-                    let detail = nearest_diff(want, haystack).unwrap_or_default();
-                    let listing: Vec<String> = haystack.iter().map(|l| format!("  {l}")).collect();
-                    let detail = format!("{detail}{}:\n{}", file.file_name(), listing.join("\n"));
+                    let mut detail = nearest_diff(want, haystack).unwrap_or_default();
+                    if !listed {
+                        let listing: Vec<String> =
+                            haystack.iter().map(|l| format!("  {l}")).collect();
+                        detail = format!("{detail}{}:\n{}", file.file_name(), listing.join("\n"));
+                        listed = true;
+                    }
                     out.push(
                         Mismatch::new(
                             format!("expect.logs.{}[{i}]", file.file_name()),
@@ -43,7 +50,6 @@ pub(crate) fn check_logs(expect: &Expect, obs: &Observation, out: &mut Vec<Misma
                         )
                         .with_detail(detail),
                     );
-                    break;
                 }
             }
         }

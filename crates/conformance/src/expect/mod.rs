@@ -305,6 +305,44 @@ mod tests {
     }
 
     #[test]
+    fn every_unmatched_log_line_is_reported_and_the_file_listed_once() {
+        let mut obs = Observation::default();
+        obs.logs.insert(
+            LogFile::AmtOpMgr,
+            crate::observe::LogObs {
+                ids: vec!["a".into(), "b".into()],
+                messages: vec!["first line".into(), "third line".into()],
+                lines: vec!["first line".into(), "third line".into()],
+            },
+        );
+        let mut expect = Expect::default();
+        expect.logs.insert(
+            LogFile::AmtOpMgr,
+            vec![
+                "first line".into(),
+                "second line".into(),
+                "third line".into(),
+                "fourth line".into(),
+            ],
+        );
+        let found = check(&expect, &obs, Path::new("."), Snapshots::Strict);
+        let what: Vec<&str> = found.iter().map(|m| m.what.as_str()).collect();
+        assert_eq!(
+            what,
+            ["expect.logs.amtopmgr.log[1]", "expect.logs.amtopmgr.log[3]"]
+        );
+        let listings = found
+            .iter()
+            .filter(|m| {
+                m.detail
+                    .as_deref()
+                    .is_some_and(|d| d.contains("amtopmgr.log:\n"))
+            })
+            .count();
+        assert_eq!(listings, 1, "{found:?}");
+    }
+
+    #[test]
     fn log_counts_site_and_failure_text_can_fail() -> Result<(), Box<dyn std::error::Error>> {
         let mut obs = Observation::default();
         obs.logs.insert(
