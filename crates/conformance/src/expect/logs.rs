@@ -210,6 +210,21 @@ pub(crate) fn nearest_diff(want: &str, lines: &[String]) -> Option<String> {
             _ => runs.push((change.tag(), change.value().to_owned())),
         }
     }
+    // A placeholder the actual text fills (`{uuid}` → `8c4d…`) is no difference: show the text.
+    let mut i = 0;
+    while i + 1 < runs.len() {
+        let filled = matches!(
+            (&runs[i], &runs[i + 1]),
+            ((ChangeTag::Delete, d), (ChangeTag::Insert, ins))
+                if d.contains('{') && d.trim() != ins.trim() && Pattern::new(d.trim()).matches(ins.trim())
+        );
+        if filled {
+            let text = runs[i + 1].1.clone();
+            runs[i] = (ChangeTag::Equal, text);
+            runs.remove(i + 1);
+        }
+        i += 1;
+    }
     let mut marked = String::new();
     for (tag, text) in runs {
         let (open, close) = match tag {

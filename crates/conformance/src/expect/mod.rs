@@ -400,6 +400,23 @@ mod tests {
         ];
         let d = nearest_diff("Error: Device internal errors.", &lines).unwrap_or_default();
         assert!(d.contains("Device internal [-errors.-]{+error.+}"), "{d}");
+        // A filled placeholder is not a difference; the real one still is.
+        let lines = vec![
+            "First-stage provisioning of AMT device 8c4d6b2a-1f3e-4a5b-9c7d-0e1f2a3b4c5d completed."
+                .to_owned(),
+        ];
+        let d = nearest_diff(
+            "First-stage provisioning of AMT device {uuid} complete.",
+            &lines,
+        )
+        .unwrap_or_default();
+        assert!(
+            d.contains(
+                "AMT device 8c4d6b2a-1f3e-4a5b-9c7d-0e1f2a3b4c5d [-complete.-]{+completed.+}"
+            ),
+            "{d}"
+        );
+        assert!(!d.contains("[-{uuid}-]"), "{d}");
     }
 
     #[test]
