@@ -84,7 +84,7 @@ pub struct CertificatesExpect {
 
 fn count(out: &mut Vec<Mismatch>, what: String, want: Option<&Count>, n: usize) {
     if let Some(want) = want
-        && want.holds(n) != Some(true)
+        && !want.holds(n)
     {
         out.push(Mismatch::new(what, want.to_string(), n.to_string()));
     }

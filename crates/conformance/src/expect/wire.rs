@@ -5,6 +5,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::count::Count;
 use super::{Expect, Mismatch};
 use crate::observe::Observation;
 use crate::runner::requirements::Requirement;
@@ -18,13 +19,13 @@ pub struct WireExpect {
     pub tls: Option<Vec<String>>,
     /// Number of HTTP requests the device answered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub http_requests: Option<usize>,
+    pub http_requests: Option<Count>,
     /// Reasons of refused TCP connections, in order (`connect/wireless`, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refused_connections: Option<Vec<String>>,
     /// Number of digest refusals (HTTP 401), the first challenge of each connection included.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth_failures: Option<usize>,
+    pub auth_failures: Option<Count>,
     /// WS-MAN calls (`Class.Method` or `Class.Get`) that must have been answered with 200.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub calls: Vec<String>,
@@ -47,7 +48,7 @@ pub(crate) fn check_wire(expect: &Expect, obs: &Observation, out: &mut Vec<Misma
         ));
     }
     if let Some(n) = want.http_requests
-        && n != w.http_requests
+        && !n.holds(w.http_requests)
     {
         out.push(Mismatch::new(
             "expect.wire.http_requests",
@@ -65,7 +66,7 @@ pub(crate) fn check_wire(expect: &Expect, obs: &Observation, out: &mut Vec<Misma
         ));
     }
     if let Some(n) = want.auth_failures
-        && n != w.auth_failures
+        && !n.holds(w.auth_failures)
     {
         out.push(Mismatch::new(
             "expect.wire.auth_failures",
