@@ -251,6 +251,10 @@ pub struct FaultTrigger {
     /// Fire only on the nth matching occurrence (1-based); absent = every occurrence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nth: Option<u32>,
+    /// The fault may not fire during a scenario (otherwise a fault that never fires fails the
+    /// scenario: it usually names a step the flow never reaches, or has a typo).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub optional: bool,
 }
 
 /// Steps below HTTP that a fault can address.

@@ -56,6 +56,10 @@ pub struct Observation {
     /// Steps skipped and why (e.g. a Hello window in network mode).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Step-addressed faults of the device profile (`faults[i]` and what they say) that never
+    /// fired during the run and are not marked `optional` (arms with device events only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub faults_never_fired: Vec<String>,
 }
 
 /// One provisioning session's result (passwords left out).

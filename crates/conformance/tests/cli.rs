@@ -285,3 +285,32 @@ fn fail_on_skip_turns_a_skip_into_exit_1() -> TestResult {
     assert!(String::from_utf8_lossy(&strict.stderr).contains("count as failures (--fail-on-skip)"));
     Ok(())
 }
+
+#[test]
+fn a_fault_that_never_fires_fails_the_scenario_unless_optional() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let scenario = |optional: &str| {
+        format!(
+            "id: typo\ntitle: a misspelt method never fires\nsource: test\n\
+             device:\n  faults:\n    - on: {{ method: CommitChange{optional} }}\n      do: {{ return_value: 1 }}\n\
+             expect: {{ outcome: provisioned }}\n"
+        )
+    };
+    let strict = dir.path().join("strict.yaml");
+    std::fs::write(&strict, scenario(""))?;
+    let out = run(&["run", s(&strict)])?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("device.faults"), "{stdout}");
+    assert!(stdout.contains("it never fired"), "{stdout}");
+    let optional = dir.path().join("optional.yaml");
+    std::fs::write(&optional, scenario(", optional: true"))?;
+    let out = run(&["run", s(&optional)])?;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    Ok(())
+}

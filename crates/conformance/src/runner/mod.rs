@@ -165,7 +165,14 @@ pub fn run_one(loaded: &LoadedScenario, options: &RunOptions) -> ScenarioReport 
                 Backend::InProcess => std::borrow::Cow::Borrowed(&s.expect),
                 _ => std::borrow::Cow::Owned(expect::wall_clock_expect(&s.expect).0),
             };
-            let mismatches = expect::check(&expected, &obs, &loaded.base_dir, options.snapshots);
+            let mut mismatches =
+                expect::check(&expected, &obs, &loaded.base_dir, options.snapshots);
+            mismatches.extend(obs.faults_never_fired.iter().map(|f| Mismatch {
+                what: "device.faults".to_owned(),
+                expected: format!("{f} fires at least once (or is marked `optional: true`)"),
+                actual: "it never fired".to_owned(),
+                detail: None,
+            }));
             let verdict = if mismatches.is_empty() {
                 Verdict::Passed
             } else {
@@ -188,6 +195,29 @@ pub fn run_one(loaded: &LoadedScenario, options: &RunOptions) -> ScenarioReport 
         observed,
         wall: started.elapsed(),
     }
+}
+
+/// The step-addressed faults of `profile` that no device event says fired (`fault-applied` with
+/// their index), unless marked optional.
+fn faults_never_fired(
+    profile: &amt_sim::profile::DeviceProfile,
+    device_events: &[serde_json::Value],
+) -> Vec<String> {
+    let fired: std::collections::BTreeSet<u64> = device_events
+        .iter()
+        .filter(|e| e.get("event").and_then(serde_json::Value::as_str) == Some("fault-applied"))
+        .filter_map(|e| e.get("fault").and_then(serde_json::Value::as_u64))
+        .collect();
+    profile
+        .faults
+        .iter()
+        .enumerate()
+        .filter(|(i, f)| {
+            matches!(f, amt_sim::faults::FaultSpec::Step { on, .. } if !on.optional)
+                && !fired.contains(&(*i as u64))
+        })
+        .map(|(i, f)| format!("faults[{i}] {}", f.describe()))
+        .collect()
 }
 
 /// What running a scenario on an arm gave.
@@ -264,6 +294,9 @@ fn run_on_arm(loaded: &LoadedScenario, options: &RunOptions) -> Result<Ran, RunE
     let ran = match driver::drive(world.as_mut(), &mut site, &flow)? {
         driver::Driven::Skipped(skip) => Ran::Skipped(skip),
         driver::Driven::Observed(mut obs) => {
+            if caps.device_events {
+                obs.faults_never_fired = faults_never_fired(&profile, &obs.events.device);
+            }
             if options.backend != Backend::InProcess {
                 obs.notes
                     .extend(expect::wall_clock_expect(&scenario.expect).1);
