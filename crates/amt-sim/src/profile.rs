@@ -703,6 +703,26 @@ impl DeviceProfile {
             crate::faults::FaultEntry::from(f.clone())
                 .validate()
                 .map_err(|m| invalid(format!("faults[{i}]"), m))?;
+            // A `hash_active` fault names an entry the hash list has.
+            if let FaultSpec::HashActive(o) = f {
+                let names: Vec<&str> = self.hashes.iter().map(|h| h.name.as_str()).collect();
+                if let Some(name) = &o.name
+                    && !names.contains(&name.as_str())
+                {
+                    return Err(invalid(
+                        format!("faults[{i}].hash_active.name"),
+                        format!("no hash entry is named {name:?} (the list has: {names:?})"),
+                    ));
+                }
+                if let Some(index) = o.index
+                    && index >= names.len()
+                {
+                    return Err(invalid(
+                        format!("faults[{i}].hash_active.index"),
+                        format!("index {index} is past the {} hash entries", names.len()),
+                    ));
+                }
+            }
         }
         Ok(())
     }
@@ -1024,6 +1044,24 @@ mod tests {
         let missing = DeviceProfile::from_yaml("hashes:\n  - { cert: nope.pem }\n", &base);
         assert!(matches!(missing, Err(ProfileError::CertFile { .. })));
         Ok(())
+    }
+
+    #[test]
+    fn hash_active_faults_name_an_existing_entry() {
+        let load = |fault: &str| {
+            DeviceProfile::from_yaml(
+                &format!("faults:\n  - hash_active: {fault}\n"),
+                Path::new("."),
+            )
+        };
+        assert!(load("{ name: amt-sim Test Root (TEST ONLY), active: false }").is_ok());
+        let typo = load("{ name: amt-sim Test Rot, active: false }");
+        assert!(
+            typo.as_ref()
+                .is_err_and(|e| e.to_string().contains("no hash entry is named")),
+            "{typo:?}"
+        );
+        assert!(load("{ index: 999, active: false }").is_err());
     }
 
     #[test]
