@@ -181,7 +181,10 @@ impl DigestServer {
         }
         let auth = Authorization::parse(header).map_err(|_| (AuthFailure::Malformed, None))?;
         let user = Some(auth.username.clone());
-        if auth.realm.as_str() != realm.as_str() || !uri_matches(&auth.uri, request_uri) {
+        if auth.realm.as_str() != realm.as_str()
+            || !(uri_matches(&auth.uri, request_uri)
+                || self.deviations.has(Deviation::AcceptDigestUriMismatch))
+        {
             return Err((AuthFailure::Malformed, user));
         }
         let ha1 = lookup(&auth.username).ok_or_else(|| (AuthFailure::Wrong, user.clone()))?;

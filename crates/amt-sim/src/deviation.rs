@@ -41,6 +41,18 @@ pub enum Deviation {
     CommitWithoutAdmin,
     /// The realm is sent with lower-case hex (`Digest:` + 32 lower-case hex digits).
     LowercaseRealm,
+    /// A digest answer whose `uri` differs from the request target is accepted.
+    AcceptDigestUriMismatch,
+    /// A WS-MAN response carries no `RelatesTo` (the request's `MessageID` is not echoed).
+    MissingRelatesTo,
+    /// A `MaxEnvelopeSize` below the device's minimum is ignored (no `wsman:EncodingLimit`).
+    IgnoreEncodingLimit,
+    /// A `wsa:To` that is not the service is accepted (no `wsa:DestinationUnreachable`).
+    AcceptAnyTo,
+    /// `Release` is answered but the context stays open.
+    ReleaseIgnored,
+    /// The Pull that returns the last items keeps its context and omits `EndOfSequence`.
+    PullKeepsContext,
 }
 
 /// A deviation's table row.
@@ -56,7 +68,7 @@ pub struct DeviationRow {
 
 impl Deviation {
     /// Every deviation, in table order.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 17] = [
         Self::AcceptReplayedNc,
         Self::NoStale,
         Self::LowercaseRealm,
@@ -68,6 +80,12 @@ impl Deviation {
         Self::IgnoreMustUnderstand,
         Self::LimitsReset,
         Self::CommitWithoutAdmin,
+        Self::AcceptDigestUriMismatch,
+        Self::MissingRelatesTo,
+        Self::IgnoreEncodingLimit,
+        Self::AcceptAnyTo,
+        Self::ReleaseIgnored,
+        Self::PullKeepsContext,
     ];
 
     /// The table row.
@@ -129,6 +147,39 @@ impl Deviation {
                 "commit-without-admin",
                 &["STATE-09"],
                 "TEST KNOB: CommitChanges succeeds without an admin password set",
+            ),
+            Self::AcceptDigestUriMismatch => (
+                "accept-digest-uri-mismatch",
+                &["DIGEST-13"],
+                "TEST KNOB: a digest answer whose uri differs from the request target is accepted",
+            ),
+            Self::MissingRelatesTo => (
+                "missing-relates-to",
+                &["WSMAN-04"],
+                "TEST KNOB: responses (but Identify's) carry no RelatesTo",
+            ),
+            Self::IgnoreEncodingLimit => (
+                "ignore-encoding-limit",
+                &["FAULT-06"],
+                "TEST KNOB: a MaxEnvelopeSize below the device's minimum is ignored instead of faulted",
+            ),
+            Self::AcceptAnyTo => (
+                "accept-any-to",
+                &["FAULT-11"],
+                "TEST KNOB: a wsa:To that is not the service is accepted",
+            ),
+            Self::ReleaseIgnored => (
+                "release-ignored",
+                &["ENUM-05"],
+                "TEST KNOB: Release answers ReleaseResponse but keeps the context open",
+            ),
+            Self::PullKeepsContext => (
+                "pull-keeps-context",
+                &[
+                    "ENUM-02", "ENUM-04", "OBJ-01", "OBJ-02", "OBJ-03", "OBJ-04", "OBJ-05",
+                    "OBJ-06", "OBJ-07", "OBJ-08", "OBJ-09", "OBJ-11", "OBJ-13",
+                ],
+                "TEST KNOB: the last Pull keeps a context and has no EndOfSequence (the object checks, which pull to the end, never see one)",
             ),
         };
         DeviationRow {

@@ -173,7 +173,8 @@ impl Engine {
                 to: after,
             });
         }
-        let relates_to = request.header.message_id.clone();
+        let relates_to = (request.header.message_id.clone())
+            .filter(|_| !cx.ctx.facts.deviations.has(Deviation::MissingRelatesTo));
         match result {
             Ok(reply) => {
                 let header = ResponseHeader {
@@ -249,11 +250,13 @@ impl Engine {
         if header
             .max_envelope_size
             .is_some_and(|m| m.bytes < MIN_ENVELOPE_SIZE)
+            && !cx.facts().deviations.has(Deviation::IgnoreEncodingLimit)
         {
             return Err(Fault::encoding_limit(Some(DETAIL_MINIMUM_ENVELOPE_LIMIT)).into());
         }
         if let Some(to) = header.to.as_deref()
             && !(to.ends_with("/wsman") || to.ends_with("/wsman-anon"))
+            && !cx.facts().deviations.has(Deviation::AcceptAnyTo)
         {
             return Err(Fault::destination_unreachable(None).into());
         }
@@ -491,7 +494,9 @@ impl Engine {
             for def in defs {
                 check_access(cx, def, Op::Read, None)?;
             }
-            self.contexts.swap_remove(index);
+            if !cx.facts().deviations.has(Deviation::ReleaseIgnored) {
+                self.contexts.swap_remove(index);
+            }
             return Ok(Reply {
                 action: ACTION_RELEASE_RESPONSE.to_owned(),
                 resource_uri: request.header.resource_uri.clone(),
@@ -537,7 +542,8 @@ impl Engine {
                 page.push(item);
             }
         }
-        let done = context.items.is_empty();
+        let done =
+            context.items.is_empty() && !cx.ctx.facts.deviations.has(Deviation::PullKeepsContext);
         let id = context.id.clone();
         if done {
             self.contexts.swap_remove(index);
