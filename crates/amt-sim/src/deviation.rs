@@ -53,6 +53,12 @@ pub enum Deviation {
     ReleaseIgnored,
     /// The Pull that returns the last items keeps its context and omits `EndOfSequence`.
     PullKeepsContext,
+    /// A provisioning leaf whose CN is outside the device's DNS domain is accepted.
+    IgnoreCnDomain,
+    /// A provisioning chain whose root is not an active hash-list entry is accepted.
+    AcceptUnlistedRoot,
+    /// Selectors that match no instance are answered `wsa:DestinationUnreachable`, not `wsman:InvalidSelectors`.
+    NoMatchWrongFault,
 }
 
 /// A deviation's table row.
@@ -68,7 +74,7 @@ pub struct DeviationRow {
 
 impl Deviation {
     /// Every deviation, in table order.
-    pub const ALL: [Self; 17] = [
+    pub const ALL: [Self; 20] = [
         Self::AcceptReplayedNc,
         Self::NoStale,
         Self::LowercaseRealm,
@@ -86,6 +92,9 @@ impl Deviation {
         Self::AcceptAnyTo,
         Self::ReleaseIgnored,
         Self::PullKeepsContext,
+        Self::IgnoreCnDomain,
+        Self::AcceptUnlistedRoot,
+        Self::NoMatchWrongFault,
     ];
 
     /// The table row.
@@ -180,6 +189,21 @@ impl Deviation {
                     "OBJ-06", "OBJ-07", "OBJ-08", "OBJ-09", "OBJ-11", "OBJ-13",
                 ],
                 "TEST KNOB: the last Pull keeps a context and has no EndOfSequence (the object checks, which pull to the end, never see one)",
+            ),
+            Self::IgnoreCnDomain => (
+                "ignore-cn-domain",
+                &["TLS-05", "TLS-20"],
+                "TEST KNOB: a provisioning leaf whose CN is outside the device's DNS domain is accepted (TLS-20 probes its alert with such a chain)",
+            ),
+            Self::AcceptUnlistedRoot => (
+                "accept-unlisted-root",
+                &["TLS-13"],
+                "TEST KNOB: a chain whose root is not an active hash-list entry is accepted (as the first entry)",
+            ),
+            Self::NoMatchWrongFault => (
+                "no-match-wrong-fault",
+                &["FAULT-03"],
+                "TEST KNOB: selectors that match no instance are answered wsa:DestinationUnreachable",
             ),
         };
         DeviationRow {

@@ -673,7 +673,13 @@ fn resolve(
             ))),
         };
     }
-    select(&instances, selectors)
+    select(&instances, selectors).map_err(|f| {
+        if cx.facts().deviations.has(Deviation::NoMatchWrongFault) {
+            Fault::destination_unreachable(None)
+        } else {
+            f
+        }
+    })
 }
 
 /// The instance matching `selectors`.
