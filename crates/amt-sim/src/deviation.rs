@@ -59,6 +59,12 @@ pub enum Deviation {
     AcceptUnlistedRoot,
     /// Selectors that match no instance are answered `wsa:DestinationUnreachable`, not `wsman:InvalidSelectors`.
     NoMatchWrongFault,
+    /// `CommitChanges` returns 0 but does not move the device to post-provisioning.
+    CommitStaysIn,
+    /// `Unprovision` returns 0 but the device is not reset to pre-provisioning.
+    UnprovisionKeepsState,
+    /// A Get without selectors on a class with several instances returns the first instance.
+    GetWithoutSelectorsFirst,
 }
 
 /// A deviation's table row.
@@ -74,7 +80,7 @@ pub struct DeviationRow {
 
 impl Deviation {
     /// Every deviation, in table order.
-    pub const ALL: [Self; 20] = [
+    pub const ALL: [Self; 23] = [
         Self::AcceptReplayedNc,
         Self::NoStale,
         Self::LowercaseRealm,
@@ -95,6 +101,9 @@ impl Deviation {
         Self::IgnoreCnDomain,
         Self::AcceptUnlistedRoot,
         Self::NoMatchWrongFault,
+        Self::CommitStaysIn,
+        Self::UnprovisionKeepsState,
+        Self::GetWithoutSelectorsFirst,
     ];
 
     /// The table row.
@@ -204,6 +213,21 @@ impl Deviation {
                 "no-match-wrong-fault",
                 &["FAULT-03"],
                 "TEST KNOB: selectors that match no instance are answered wsa:DestinationUnreachable",
+            ),
+            Self::CommitStaysIn => (
+                "commit-stays-in",
+                &["STATE-05"],
+                "TEST KNOB: CommitChanges returns 0 but the device stays in-provisioning",
+            ),
+            Self::UnprovisionKeepsState => (
+                "unprovision-keeps-state",
+                &["STATE-08"],
+                "TEST KNOB: Unprovision returns 0 but the device stays provisioned",
+            ),
+            Self::GetWithoutSelectorsFirst => (
+                "get-without-selectors-first",
+                &["FAULT-12"],
+                "TEST KNOB: Get without selectors on a class with several instances returns the first",
             ),
         };
         DeviationRow {

@@ -668,6 +668,16 @@ fn resolve(
                 .into_iter()
                 .next()
                 .ok_or_else(Fault::internal_error),
+            _ if cx
+                .facts()
+                .deviations
+                .has(Deviation::GetWithoutSelectorsFirst) =>
+            {
+                instances
+                    .into_iter()
+                    .next()
+                    .ok_or_else(Fault::internal_error)
+            }
             _ => Err(Fault::invalid_selectors(Some(
                 DETAIL_INSUFFICIENT_SELECTORS,
             ))),

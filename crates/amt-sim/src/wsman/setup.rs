@@ -361,7 +361,9 @@ fn commit(cx: &mut Cx<'_, '_, '_>) -> MethodOut {
     }
     let from = cx.state.provisioning_state;
     cx.state.tls_committed = cx.state.tls_pending.clone();
-    cx.state.provisioning_state = ProvisioningState::Post;
+    if !cx.facts().deviations.has(Deviation::CommitStaysIn) {
+        cx.state.provisioning_state = ProvisioningState::Post;
+    }
     if cx.state.control_mode == ControlMode::None {
         cx.state.control_mode = ControlMode::Admin;
     }
@@ -383,7 +385,9 @@ fn unprovision(cx: &mut Cx<'_, '_, '_>, input: Input<'_>) -> Result<MethodOut, F
         return Ok(MethodOut::status(pt::INVALID_PARAMETER));
     }
     let facts = cx.ctx.facts;
-    cx.state.reset_to_factory(facts, &mut *cx.ctx.rng);
+    if !facts.deviations.has(Deviation::UnprovisionKeepsState) {
+        cx.state.reset_to_factory(facts, &mut *cx.ctx.rng);
+    }
     cx.changed(Some(Note::Unprovisioned { full: true }));
     cx.audit(AUDIT_SECURITY_ADMIN, AUDIT_UNPROVISIONING_STARTED);
     Ok(MethodOut::ok())
