@@ -189,7 +189,15 @@ impl DigestServer {
         }
         let ha1 = lookup(&auth.username).ok_or_else(|| (AuthFailure::Wrong, user.clone()))?;
         if !auth.verify_with_ha1(method, &ha1) {
-            return Err((AuthFailure::Wrong, user));
+            let stale = self.deviations.has(Deviation::WrongPasswordStale);
+            return Err((
+                if stale {
+                    AuthFailure::Stale
+                } else {
+                    AuthFailure::Wrong
+                },
+                user,
+            ));
         }
         // The `no-stale` deviation answers an outdated nonce as a wrong password (no `stale`).
         let stale = if self.deviations.has(Deviation::NoStale) {
@@ -211,7 +219,9 @@ impl DigestServer {
             (None, _) => 0,
         };
         if let Some(entry) = self.used.iter_mut().find(|n| n.raw == raw) {
-            if nc <= entry.last_nc && !self.deviations.has(Deviation::AcceptReplayedNc) {
+            if (nc <= entry.last_nc && !self.deviations.has(Deviation::AcceptReplayedNc))
+                || self.deviations.has(Deviation::SingleUseNonce)
+            {
                 return Err((AuthFailure::Replayed, user));
             }
             entry.last_nc = nc;

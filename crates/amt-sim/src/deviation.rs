@@ -65,6 +65,10 @@ pub enum Deviation {
     UnprovisionKeepsState,
     /// A Get without selectors on a class with several instances returns the first instance.
     GetWithoutSelectorsFirst,
+    /// A wrong password is answered `stale="true"`.
+    WrongPasswordStale,
+    /// A nonce is refused on its second use even with a higher `nc`.
+    SingleUseNonce,
 }
 
 /// A deviation's table row.
@@ -80,7 +84,7 @@ pub struct DeviationRow {
 
 impl Deviation {
     /// Every deviation, in table order.
-    pub const ALL: [Self; 23] = [
+    pub const ALL: [Self; 25] = [
         Self::AcceptReplayedNc,
         Self::NoStale,
         Self::LowercaseRealm,
@@ -104,6 +108,8 @@ impl Deviation {
         Self::CommitStaysIn,
         Self::UnprovisionKeepsState,
         Self::GetWithoutSelectorsFirst,
+        Self::WrongPasswordStale,
+        Self::SingleUseNonce,
     ];
 
     /// The table row.
@@ -228,6 +234,16 @@ impl Deviation {
                 "get-without-selectors-first",
                 &["FAULT-12"],
                 "TEST KNOB: Get without selectors on a class with several instances returns the first",
+            ),
+            Self::WrongPasswordStale => (
+                "wrong-password-stale",
+                &["DIGEST-06"],
+                "TEST KNOB: a wrong password is answered stale=\"true\" (as if only the nonce were old)",
+            ),
+            Self::SingleUseNonce => (
+                "single-use-nonce",
+                &["DIGEST-08"],
+                "TEST KNOB: a nonce is refused on its second use, even with a higher nc",
             ),
         };
         DeviationRow {
