@@ -69,6 +69,10 @@ pub enum Deviation {
     WrongPasswordStale,
     /// A nonce is refused on its second use even with a higher `nc`.
     SingleUseNonce,
+    /// `AMT_ProvisioningCertificateHash` entries leave out the `IsDefault` property.
+    HashWithoutIsDefault,
+    /// A provisioning leaf without the serverAuth key purpose is accepted.
+    SkipServerAuthCheck,
 }
 
 /// A deviation's table row.
@@ -84,7 +88,7 @@ pub struct DeviationRow {
 
 impl Deviation {
     /// Every deviation, in table order.
-    pub const ALL: [Self; 25] = [
+    pub const ALL: [Self; 27] = [
         Self::AcceptReplayedNc,
         Self::NoStale,
         Self::LowercaseRealm,
@@ -110,6 +114,8 @@ impl Deviation {
         Self::GetWithoutSelectorsFirst,
         Self::WrongPasswordStale,
         Self::SingleUseNonce,
+        Self::HashWithoutIsDefault,
+        Self::SkipServerAuthCheck,
     ];
 
     /// The table row.
@@ -244,6 +250,16 @@ impl Deviation {
                 "single-use-nonce",
                 &["DIGEST-08"],
                 "TEST KNOB: a nonce is refused on its second use, even with a higher nc",
+            ),
+            Self::HashWithoutIsDefault => (
+                "hash-without-is-default",
+                &["OBJ-04"],
+                "TEST KNOB: AMT_ProvisioningCertificateHash entries leave out IsDefault",
+            ),
+            Self::SkipServerAuthCheck => (
+                "skip-server-auth-check",
+                &["TLS-08"],
+                "TEST KNOB: a provisioning leaf without serverAuth (clientAuth only) is accepted",
             ),
         };
         DeviationRow {

@@ -641,6 +641,7 @@ pub fn check_provisioning_chain(
     if eku
         .as_ref()
         .is_some_and(|e| !e.value.server_auth && !e.value.any)
+        && !policy.deviations.has(Deviation::SkipServerAuthCheck)
     {
         return Err(TlsRefusal::NotServerCertificate {
             subject: subject_of(leaf),

@@ -46,14 +46,17 @@ pub(crate) fn instances(class: &str, state: &NvramState, facts: &DeviceFacts) ->
             .iter()
             .enumerate()
             .map(|(i, h)| {
-                Instance::new(AMT_SCHEMA, "AMT_ProvisioningCertificateHash")
+                let entry = Instance::new(AMT_SCHEMA, "AMT_ProvisioningCertificateHash")
                     .p("Description", "Certificate Hash Entry")
                     .p("ElementName", &h.name)
                     .b("Enabled", h.active)
                     .p("HashData", hex::encode_upper(h.thumbprint.as_bytes()))
                     .p("HashType", h.thumbprint.algorithm().wire())
-                    .key("InstanceID", format!("Intel(r) AMT: Certificate Hash {i}"))
-                    .b("IsDefault", h.default)
+                    .key("InstanceID", format!("Intel(r) AMT: Certificate Hash {i}"));
+                if facts.deviations.has(Deviation::HashWithoutIsDefault) {
+                    return entry;
+                }
+                entry.b("IsDefault", h.default)
             })
             .collect(),
         _ => Vec::new(),
