@@ -270,9 +270,13 @@ fn uri_matches(digest_uri: &str, request_uri: &str) -> bool {
 }
 
 /// The `WWW-Authenticate` value AMT sends.
-pub fn challenge_header(realm: &Realm, nonce: &str, stale: bool) -> String {
+/// `qop` false leaves `qop="auth"` out (only for the `challenge-without-qop` deviation).
+pub fn challenge_header(realm: &Realm, nonce: &str, stale: bool, qop: bool) -> String {
     let mut c = Challenge::new(realm.clone(), nonce);
     c.stale = stale;
+    if !qop {
+        c.qop = None;
+    }
     c.emit()
 }
 
@@ -420,7 +424,7 @@ mod tests {
 
     #[test]
     fn challenge_has_amt_shape() -> Result<(), amt_wire::digest::DigestError> {
-        let h = challenge_header(&Realm::amt(REALM)?, "abc", true);
+        let h = challenge_header(&Realm::amt(REALM)?, "abc", true, true);
         assert_eq!(
             h,
             format!("Digest realm=\"{REALM}\", nonce=\"abc\",stale=\"true\",qop=\"auth\"")

@@ -73,6 +73,10 @@ pub enum Deviation {
     HashWithoutIsDefault,
     /// A provisioning leaf without the serverAuth key purpose is accepted.
     SkipServerAuthCheck,
+    /// `Pull` ignores `MaxElements` and returns every remaining item.
+    PullIgnoresMaxElements,
+    /// The digest challenge offers no `qop`.
+    ChallengeWithoutQop,
 }
 
 /// A deviation's table row.
@@ -88,7 +92,7 @@ pub struct DeviationRow {
 
 impl Deviation {
     /// Every deviation, in table order.
-    pub const ALL: [Self; 27] = [
+    pub const ALL: [Self; 29] = [
         Self::AcceptReplayedNc,
         Self::NoStale,
         Self::LowercaseRealm,
@@ -116,6 +120,8 @@ impl Deviation {
         Self::SingleUseNonce,
         Self::HashWithoutIsDefault,
         Self::SkipServerAuthCheck,
+        Self::PullIgnoresMaxElements,
+        Self::ChallengeWithoutQop,
     ];
 
     /// The table row.
@@ -260,6 +266,16 @@ impl Deviation {
                 "skip-server-auth-check",
                 &["TLS-08"],
                 "TEST KNOB: a provisioning leaf without serverAuth (clientAuth only) is accepted",
+            ),
+            Self::PullIgnoresMaxElements => (
+                "pull-ignores-max-elements",
+                &["ENUM-08"],
+                "TEST KNOB: Pull ignores MaxElements and returns every remaining item",
+            ),
+            Self::ChallengeWithoutQop => (
+                "challenge-without-qop",
+                &["DIGEST-03", "DIGEST-08"],
+                "TEST KNOB: the digest challenge offers no qop (RFC 2069 style; without qop there is no nc, so a nonce cannot be reused)",
             ),
         };
         DeviationRow {

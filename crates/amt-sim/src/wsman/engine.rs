@@ -522,7 +522,15 @@ impl Engine {
             return Err(Fault::invalid_enumeration_context().into());
         };
         context.last_used = now;
-        let max_elements = pull.max_elements.unwrap_or(1).max(1) as usize;
+        let mut max_elements = pull.max_elements.unwrap_or(1).max(1) as usize;
+        if cx
+            .ctx
+            .facts
+            .deviations
+            .has(Deviation::PullIgnoresMaxElements)
+        {
+            max_elements = usize::MAX;
+        }
         let max_chars = pull.max_characters.map(|m| m as usize);
         let mut page = Vec::new();
         let mut chars = 0usize;
