@@ -77,6 +77,10 @@ pub enum Deviation {
     PullIgnoresMaxElements,
     /// The digest challenge offers no `qop`.
     ChallengeWithoutQop,
+    /// Identify's `ProductVersion` names a major version one higher than the firmware's.
+    IdentifyWrongVersion,
+    /// `GetUuid` returns `ReturnValue` 0 but no `UUID`.
+    GetUuidWithoutUuid,
 }
 
 /// A deviation's table row.
@@ -92,7 +96,7 @@ pub struct DeviationRow {
 
 impl Deviation {
     /// Every deviation, in table order.
-    pub const ALL: [Self; 29] = [
+    pub const ALL: [Self; 31] = [
         Self::AcceptReplayedNc,
         Self::NoStale,
         Self::LowercaseRealm,
@@ -122,6 +126,8 @@ impl Deviation {
         Self::SkipServerAuthCheck,
         Self::PullIgnoresMaxElements,
         Self::ChallengeWithoutQop,
+        Self::IdentifyWrongVersion,
+        Self::GetUuidWithoutUuid,
     ];
 
     /// The table row.
@@ -276,6 +282,16 @@ impl Deviation {
                 "challenge-without-qop",
                 &["DIGEST-03", "DIGEST-08"],
                 "TEST KNOB: the digest challenge offers no qop (RFC 2069 style; without qop there is no nc, so a nonce cannot be reused)",
+            ),
+            Self::IdentifyWrongVersion => (
+                "identify-wrong-version",
+                &["WSMAN-02", "OBJ-11"],
+                "TEST KNOB: Identify's ProductVersion names a major version one higher than the firmware's",
+            ),
+            Self::GetUuidWithoutUuid => (
+                "get-uuid-without-uuid",
+                &["WSMAN-05"],
+                "TEST KNOB: GetUuid returns ReturnValue 0 but no UUID",
             ),
         };
         DeviationRow {

@@ -320,6 +320,9 @@ fn setup_method(
         "SetMEBxPassword" => input
             .required("Password")
             .map(|pw| set_mebx_password(cx, &pw)),
+        "GetUuid" if cx.facts().deviations.has(Deviation::GetUuidWithoutUuid) => {
+            Ok(MethodOut::ok())
+        }
         "GetUuid" => Ok(MethodOut::ok().out("UUID", b64_encode(&cx.facts().uuid.to_wire()))),
         "ExtendProvisioningPeriod" => input.u32("Duration").map(|d| match d {
             Some(hours @ 1..=24) => {
