@@ -81,6 +81,10 @@ pub enum Deviation {
     IdentifyWrongVersion,
     /// `GetUuid` returns `ReturnValue` 0 but no `UUID`.
     GetUuidWithoutUuid,
+    /// A Put whose body is another class is not answered `wsman:SchemaValidationError`.
+    PutIgnoresClass,
+    /// A Pull on an unknown context is answered `wsa:DestinationUnreachable`, not `wsen:InvalidEnumerationContext`.
+    UnknownContextWrongFault,
 }
 
 /// A deviation's table row.
@@ -96,7 +100,7 @@ pub struct DeviationRow {
 
 impl Deviation {
     /// Every deviation, in table order.
-    pub const ALL: [Self; 31] = [
+    pub const ALL: [Self; 33] = [
         Self::AcceptReplayedNc,
         Self::NoStale,
         Self::LowercaseRealm,
@@ -128,6 +132,8 @@ impl Deviation {
         Self::ChallengeWithoutQop,
         Self::IdentifyWrongVersion,
         Self::GetUuidWithoutUuid,
+        Self::PutIgnoresClass,
+        Self::UnknownContextWrongFault,
     ];
 
     /// The table row.
@@ -293,6 +299,16 @@ impl Deviation {
                 &["WSMAN-05"],
                 "TEST KNOB: GetUuid returns ReturnValue 0 but no UUID",
             ),
+            Self::PutIgnoresClass => (
+                "put-ignores-class",
+                &["FAULT-04"],
+                "TEST KNOB: a Put whose body is another class is applied instead of faulted",
+            ),
+            Self::UnknownContextWrongFault => (
+                "unknown-context-wrong-fault",
+                &["FAULT-07", "ENUM-05"],
+                "TEST KNOB: a Pull on an unknown context is answered wsa:DestinationUnreachable (ENUM-05 pulls a released context)",
+            ),
         };
         DeviationRow {
             name,
@@ -306,7 +322,7 @@ impl Deviation {
         self.row().name
     }
 
-    fn bit(self) -> u32 {
+    fn bit(self) -> u64 {
         1 << (self as u32)
     }
 }
@@ -340,9 +356,12 @@ impl FromStr for Deviation {
     }
 }
 
+// A deviation is one bit of a `DeviationSet`.
+const _: () = assert!(Deviation::ALL.len() <= 64);
+
 /// The deviations a device has (none by default).
 #[derive(Clone, Copy, Debug, Default, Eq, Hash, PartialEq)]
-pub struct DeviationSet(u32);
+pub struct DeviationSet(u64);
 
 impl DeviationSet {
     /// No deviation.

@@ -320,6 +320,7 @@ impl Engine {
                 let body = request.body.as_ref();
                 if let Some(body) = body
                     && body.name != def.name
+                    && !cx.facts().deviations.has(Deviation::PutIgnoresClass)
                 {
                     return Err(Fault::schema_validation_error().into());
                 }
@@ -509,7 +510,17 @@ impl Engine {
             .contexts
             .iter()
             .position(|c| c.id == pull.context)
-            .ok_or_else(Fault::invalid_enumeration_context)?;
+            .ok_or_else(|| {
+                match cx
+                    .ctx
+                    .facts
+                    .deviations
+                    .has(Deviation::UnknownContextWrongFault)
+                {
+                    true => Fault::destination_unreachable(None),
+                    false => Fault::invalid_enumeration_context(),
+                }
+            })?;
         let (defs, resource_uri) = self
             .contexts
             .get(index)
