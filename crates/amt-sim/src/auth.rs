@@ -181,12 +181,23 @@ impl DigestServer {
         }
         let auth = Authorization::parse(header).map_err(|_| (AuthFailure::Malformed, None))?;
         let user = Some(auth.username.clone());
-        if auth.realm.as_str() != realm.as_str() || !uri_matches(&auth.uri, request_uri) {
+        if auth.realm.as_str() != realm.as_str()
+            || !(uri_matches(&auth.uri, request_uri)
+                || self.deviations.has(Deviation::AcceptDigestUriMismatch))
+        {
             return Err((AuthFailure::Malformed, user));
         }
         let ha1 = lookup(&auth.username).ok_or_else(|| (AuthFailure::Wrong, user.clone()))?;
         if !auth.verify_with_ha1(method, &ha1) {
-            return Err((AuthFailure::Wrong, user));
+            let stale = self.deviations.has(Deviation::WrongPasswordStale);
+            return Err((
+                if stale {
+                    AuthFailure::Stale
+                } else {
+                    AuthFailure::Wrong
+                },
+                user,
+            ));
         }
         // The `no-stale` deviation answers an outdated nonce as a wrong password (no `stale`).
         let stale = if self.deviations.has(Deviation::NoStale) {
@@ -208,7 +219,9 @@ impl DigestServer {
             (None, _) => 0,
         };
         if let Some(entry) = self.used.iter_mut().find(|n| n.raw == raw) {
-            if nc <= entry.last_nc && !self.deviations.has(Deviation::AcceptReplayedNc) {
+            if (nc <= entry.last_nc && !self.deviations.has(Deviation::AcceptReplayedNc))
+                || self.deviations.has(Deviation::SingleUseNonce)
+            {
                 return Err((AuthFailure::Replayed, user));
             }
             entry.last_nc = nc;
@@ -257,9 +270,13 @@ fn uri_matches(digest_uri: &str, request_uri: &str) -> bool {
 }
 
 /// The `WWW-Authenticate` value AMT sends.
-pub fn challenge_header(realm: &Realm, nonce: &str, stale: bool) -> String {
+/// `qop` false leaves `qop="auth"` out (only for the `challenge-without-qop` deviation).
+pub fn challenge_header(realm: &Realm, nonce: &str, stale: bool, qop: bool) -> String {
     let mut c = Challenge::new(realm.clone(), nonce);
     c.stale = stale;
+    if !qop {
+        c.qop = None;
+    }
     c.emit()
 }
 
@@ -407,7 +424,7 @@ mod tests {
 
     #[test]
     fn challenge_has_amt_shape() -> Result<(), amt_wire::digest::DigestError> {
-        let h = challenge_header(&Realm::amt(REALM)?, "abc", true);
+        let h = challenge_header(&Realm::amt(REALM)?, "abc", true, true);
         assert_eq!(
             h,
             format!("Digest realm=\"{REALM}\", nonce=\"abc\",stale=\"true\",qop=\"auth\"")

@@ -745,8 +745,14 @@ impl DeviceConnection {
         let realm = realm_of(device);
         let nonce = device.digest.issue(&mut device.rng, now);
         let mut r = Response::new(401, "Unauthorized");
-        r.headers
-            .push("WWW-Authenticate", challenge_header(&realm, &nonce, stale));
+        let qop = !device
+            .facts()
+            .deviations
+            .has(Deviation::ChallengeWithoutQop);
+        r.headers.push(
+            "WWW-Authenticate",
+            challenge_header(&realm, &nonce, stale, qop),
+        );
         r.headers.push("Content-Type", "text/html");
         r.headers
             .push("Server", server_header(&device.profile().amt_version()));

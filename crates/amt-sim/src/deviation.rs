@@ -41,6 +41,50 @@ pub enum Deviation {
     CommitWithoutAdmin,
     /// The realm is sent with lower-case hex (`Digest:` + 32 lower-case hex digits).
     LowercaseRealm,
+    /// A digest answer whose `uri` differs from the request target is accepted.
+    AcceptDigestUriMismatch,
+    /// A WS-MAN response carries no `RelatesTo` (the request's `MessageID` is not echoed).
+    MissingRelatesTo,
+    /// A `MaxEnvelopeSize` below the device's minimum is ignored (no `wsman:EncodingLimit`).
+    IgnoreEncodingLimit,
+    /// A `wsa:To` that is not the service is accepted (no `wsa:DestinationUnreachable`).
+    AcceptAnyTo,
+    /// `Release` is answered but the context stays open.
+    ReleaseIgnored,
+    /// The Pull that returns the last items keeps its context and omits `EndOfSequence`.
+    PullKeepsContext,
+    /// A provisioning leaf whose CN is outside the device's DNS domain is accepted.
+    IgnoreCnDomain,
+    /// A provisioning chain whose root is not an active hash-list entry is accepted.
+    AcceptUnlistedRoot,
+    /// Selectors that match no instance are answered `wsa:DestinationUnreachable`, not `wsman:InvalidSelectors`.
+    NoMatchWrongFault,
+    /// `CommitChanges` returns 0 but does not move the device to post-provisioning.
+    CommitStaysIn,
+    /// `Unprovision` returns 0 but the device is not reset to pre-provisioning.
+    UnprovisionKeepsState,
+    /// A Get without selectors on a class with several instances returns the first instance.
+    GetWithoutSelectorsFirst,
+    /// A wrong password is answered `stale="true"`.
+    WrongPasswordStale,
+    /// A nonce is refused on its second use even with a higher `nc`.
+    SingleUseNonce,
+    /// `AMT_ProvisioningCertificateHash` entries leave out the `IsDefault` property.
+    HashWithoutIsDefault,
+    /// A provisioning leaf without the serverAuth key purpose is accepted.
+    SkipServerAuthCheck,
+    /// `Pull` ignores `MaxElements` and returns every remaining item.
+    PullIgnoresMaxElements,
+    /// The digest challenge offers no `qop`.
+    ChallengeWithoutQop,
+    /// Identify's `ProductVersion` names a major version one higher than the firmware's.
+    IdentifyWrongVersion,
+    /// `GetUuid` returns `ReturnValue` 0 but no `UUID`.
+    GetUuidWithoutUuid,
+    /// A Put whose body is another class is not answered `wsman:SchemaValidationError`.
+    PutIgnoresClass,
+    /// A Pull on an unknown context is answered `wsa:DestinationUnreachable`, not `wsen:InvalidEnumerationContext`.
+    UnknownContextWrongFault,
 }
 
 /// A deviation's table row.
@@ -56,7 +100,7 @@ pub struct DeviationRow {
 
 impl Deviation {
     /// Every deviation, in table order.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 33] = [
         Self::AcceptReplayedNc,
         Self::NoStale,
         Self::LowercaseRealm,
@@ -68,6 +112,28 @@ impl Deviation {
         Self::IgnoreMustUnderstand,
         Self::LimitsReset,
         Self::CommitWithoutAdmin,
+        Self::AcceptDigestUriMismatch,
+        Self::MissingRelatesTo,
+        Self::IgnoreEncodingLimit,
+        Self::AcceptAnyTo,
+        Self::ReleaseIgnored,
+        Self::PullKeepsContext,
+        Self::IgnoreCnDomain,
+        Self::AcceptUnlistedRoot,
+        Self::NoMatchWrongFault,
+        Self::CommitStaysIn,
+        Self::UnprovisionKeepsState,
+        Self::GetWithoutSelectorsFirst,
+        Self::WrongPasswordStale,
+        Self::SingleUseNonce,
+        Self::HashWithoutIsDefault,
+        Self::SkipServerAuthCheck,
+        Self::PullIgnoresMaxElements,
+        Self::ChallengeWithoutQop,
+        Self::IdentifyWrongVersion,
+        Self::GetUuidWithoutUuid,
+        Self::PutIgnoresClass,
+        Self::UnknownContextWrongFault,
     ];
 
     /// The table row.
@@ -130,6 +196,119 @@ impl Deviation {
                 &["STATE-09"],
                 "TEST KNOB: CommitChanges succeeds without an admin password set",
             ),
+            Self::AcceptDigestUriMismatch => (
+                "accept-digest-uri-mismatch",
+                &["DIGEST-13"],
+                "TEST KNOB: a digest answer whose uri differs from the request target is accepted",
+            ),
+            Self::MissingRelatesTo => (
+                "missing-relates-to",
+                &["WSMAN-04"],
+                "TEST KNOB: responses (but Identify's) carry no RelatesTo",
+            ),
+            Self::IgnoreEncodingLimit => (
+                "ignore-encoding-limit",
+                &["FAULT-06"],
+                "TEST KNOB: a MaxEnvelopeSize below the device's minimum is ignored instead of faulted",
+            ),
+            Self::AcceptAnyTo => (
+                "accept-any-to",
+                &["FAULT-11"],
+                "TEST KNOB: a wsa:To that is not the service is accepted",
+            ),
+            Self::ReleaseIgnored => (
+                "release-ignored",
+                &["ENUM-05"],
+                "TEST KNOB: Release answers ReleaseResponse but keeps the context open",
+            ),
+            Self::PullKeepsContext => (
+                "pull-keeps-context",
+                &[
+                    "ENUM-02", "ENUM-04", "OBJ-01", "OBJ-02", "OBJ-03", "OBJ-04", "OBJ-05",
+                    "OBJ-06", "OBJ-07", "OBJ-08", "OBJ-09", "OBJ-11", "OBJ-13",
+                ],
+                "TEST KNOB: the last Pull keeps a context and has no EndOfSequence (the object checks, which pull to the end, never see one)",
+            ),
+            Self::IgnoreCnDomain => (
+                "ignore-cn-domain",
+                &["TLS-05", "TLS-20"],
+                "TEST KNOB: a provisioning leaf whose CN is outside the device's DNS domain is accepted (TLS-20 probes its alert with such a chain)",
+            ),
+            Self::AcceptUnlistedRoot => (
+                "accept-unlisted-root",
+                &["TLS-13"],
+                "TEST KNOB: a chain whose root is not an active hash-list entry is accepted (as the first entry)",
+            ),
+            Self::NoMatchWrongFault => (
+                "no-match-wrong-fault",
+                &["FAULT-03"],
+                "TEST KNOB: selectors that match no instance are answered wsa:DestinationUnreachable",
+            ),
+            Self::CommitStaysIn => (
+                "commit-stays-in",
+                &["STATE-05"],
+                "TEST KNOB: CommitChanges returns 0 but the device stays in-provisioning",
+            ),
+            Self::UnprovisionKeepsState => (
+                "unprovision-keeps-state",
+                &["STATE-08"],
+                "TEST KNOB: Unprovision returns 0 but the device stays provisioned",
+            ),
+            Self::GetWithoutSelectorsFirst => (
+                "get-without-selectors-first",
+                &["FAULT-12"],
+                "TEST KNOB: Get without selectors on a class with several instances returns the first",
+            ),
+            Self::WrongPasswordStale => (
+                "wrong-password-stale",
+                &["DIGEST-06"],
+                "TEST KNOB: a wrong password is answered stale=\"true\" (as if only the nonce were old)",
+            ),
+            Self::SingleUseNonce => (
+                "single-use-nonce",
+                &["DIGEST-08"],
+                "TEST KNOB: a nonce is refused on its second use, even with a higher nc",
+            ),
+            Self::HashWithoutIsDefault => (
+                "hash-without-is-default",
+                &["OBJ-04"],
+                "TEST KNOB: AMT_ProvisioningCertificateHash entries leave out IsDefault",
+            ),
+            Self::SkipServerAuthCheck => (
+                "skip-server-auth-check",
+                &["TLS-08"],
+                "TEST KNOB: a provisioning leaf without serverAuth (clientAuth only) is accepted",
+            ),
+            Self::PullIgnoresMaxElements => (
+                "pull-ignores-max-elements",
+                &["ENUM-08"],
+                "TEST KNOB: Pull ignores MaxElements and returns every remaining item",
+            ),
+            Self::ChallengeWithoutQop => (
+                "challenge-without-qop",
+                &["DIGEST-03", "DIGEST-08"],
+                "TEST KNOB: the digest challenge offers no qop (RFC 2069 style; without qop there is no nc, so a nonce cannot be reused)",
+            ),
+            Self::IdentifyWrongVersion => (
+                "identify-wrong-version",
+                &["WSMAN-02", "OBJ-11"],
+                "TEST KNOB: Identify's ProductVersion names a major version one higher than the firmware's",
+            ),
+            Self::GetUuidWithoutUuid => (
+                "get-uuid-without-uuid",
+                &["WSMAN-05"],
+                "TEST KNOB: GetUuid returns ReturnValue 0 but no UUID",
+            ),
+            Self::PutIgnoresClass => (
+                "put-ignores-class",
+                &["FAULT-04"],
+                "TEST KNOB: a Put whose body is another class is applied instead of faulted",
+            ),
+            Self::UnknownContextWrongFault => (
+                "unknown-context-wrong-fault",
+                &["FAULT-07", "ENUM-05"],
+                "TEST KNOB: a Pull on an unknown context is answered wsa:DestinationUnreachable (ENUM-05 pulls a released context)",
+            ),
         };
         DeviationRow {
             name,
@@ -143,7 +322,7 @@ impl Deviation {
         self.row().name
     }
 
-    fn bit(self) -> u32 {
+    fn bit(self) -> u64 {
         1 << (self as u32)
     }
 }
@@ -177,9 +356,12 @@ impl FromStr for Deviation {
     }
 }
 
+// A deviation is one bit of a `DeviationSet`.
+const _: () = assert!(Deviation::ALL.len() <= 64);
+
 /// The deviations a device has (none by default).
 #[derive(Clone, Copy, Debug, Default, Eq, Hash, PartialEq)]
-pub struct DeviationSet(u32);
+pub struct DeviationSet(u64);
 
 impl DeviationSet {
     /// No deviation.

@@ -537,6 +537,10 @@ pub fn check_provisioning_chain(
         .trusted_hashes
         .iter()
         .find(|h| h.thumbprint.matches_der(root_der.as_ref()))
+        .or_else(|| {
+            (policy.trusted_hashes.first())
+                .filter(|_| policy.deviations.has(Deviation::AcceptUnlistedRoot))
+        })
     else {
         return Err(TlsRefusal::RootNotInHashList {
             sha1: Thumbprint::of_der(HashAlgorithm::Sha1, root_der.as_ref()),
@@ -637,6 +641,7 @@ pub fn check_provisioning_chain(
     if eku
         .as_ref()
         .is_some_and(|e| !e.value.server_auth && !e.value.any)
+        && !policy.deviations.has(Deviation::SkipServerAuthCheck)
     {
         return Err(TlsRefusal::NotServerCertificate {
             subject: subject_of(leaf),
@@ -657,7 +662,9 @@ pub fn check_provisioning_chain(
         .and_then(|cn| cn.as_str().ok())
         .unwrap_or_default()
         .to_owned();
-    if !cn_matches(policy.cn_rule, &normalize_name(&leaf_cn), &domain) {
+    if !cn_matches(policy.cn_rule, &normalize_name(&leaf_cn), &domain)
+        && !policy.deviations.has(Deviation::IgnoreCnDomain)
+    {
         return Err(TlsRefusal::CnDomainMismatch {
             cn: leaf_cn,
             domain,

@@ -173,7 +173,8 @@ impl Engine {
                 to: after,
             });
         }
-        let relates_to = request.header.message_id.clone();
+        let relates_to = (request.header.message_id.clone())
+            .filter(|_| !cx.ctx.facts.deviations.has(Deviation::MissingRelatesTo));
         match result {
             Ok(reply) => {
                 let header = ResponseHeader {
@@ -249,11 +250,13 @@ impl Engine {
         if header
             .max_envelope_size
             .is_some_and(|m| m.bytes < MIN_ENVELOPE_SIZE)
+            && !cx.facts().deviations.has(Deviation::IgnoreEncodingLimit)
         {
             return Err(Fault::encoding_limit(Some(DETAIL_MINIMUM_ENVELOPE_LIMIT)).into());
         }
         if let Some(to) = header.to.as_deref()
             && !(to.ends_with("/wsman") || to.ends_with("/wsman-anon"))
+            && !cx.facts().deviations.has(Deviation::AcceptAnyTo)
         {
             return Err(Fault::destination_unreachable(None).into());
         }
@@ -317,6 +320,7 @@ impl Engine {
                 let body = request.body.as_ref();
                 if let Some(body) = body
                     && body.name != def.name
+                    && !cx.facts().deviations.has(Deviation::PutIgnoresClass)
                 {
                     return Err(Fault::schema_validation_error().into());
                 }
@@ -491,7 +495,9 @@ impl Engine {
             for def in defs {
                 check_access(cx, def, Op::Read, None)?;
             }
-            self.contexts.swap_remove(index);
+            if !cx.facts().deviations.has(Deviation::ReleaseIgnored) {
+                self.contexts.swap_remove(index);
+            }
             return Ok(Reply {
                 action: ACTION_RELEASE_RESPONSE.to_owned(),
                 resource_uri: request.header.resource_uri.clone(),
@@ -504,7 +510,17 @@ impl Engine {
             .contexts
             .iter()
             .position(|c| c.id == pull.context)
-            .ok_or_else(Fault::invalid_enumeration_context)?;
+            .ok_or_else(|| {
+                match cx
+                    .ctx
+                    .facts
+                    .deviations
+                    .has(Deviation::UnknownContextWrongFault)
+                {
+                    true => Fault::destination_unreachable(None),
+                    false => Fault::invalid_enumeration_context(),
+                }
+            })?;
         let (defs, resource_uri) = self
             .contexts
             .get(index)
@@ -517,7 +533,15 @@ impl Engine {
             return Err(Fault::invalid_enumeration_context().into());
         };
         context.last_used = now;
-        let max_elements = pull.max_elements.unwrap_or(1).max(1) as usize;
+        let mut max_elements = pull.max_elements.unwrap_or(1).max(1) as usize;
+        if cx
+            .ctx
+            .facts
+            .deviations
+            .has(Deviation::PullIgnoresMaxElements)
+        {
+            max_elements = usize::MAX;
+        }
         let max_chars = pull.max_characters.map(|m| m as usize);
         let mut page = Vec::new();
         let mut chars = 0usize;
@@ -537,7 +561,8 @@ impl Engine {
                 page.push(item);
             }
         }
-        let done = context.items.is_empty();
+        let done =
+            context.items.is_empty() && !cx.ctx.facts.deviations.has(Deviation::PullKeepsContext);
         let id = context.id.clone();
         if done {
             self.contexts.swap_remove(index);
@@ -662,12 +687,28 @@ fn resolve(
                 .into_iter()
                 .next()
                 .ok_or_else(Fault::internal_error),
+            _ if cx
+                .facts()
+                .deviations
+                .has(Deviation::GetWithoutSelectorsFirst) =>
+            {
+                instances
+                    .into_iter()
+                    .next()
+                    .ok_or_else(Fault::internal_error)
+            }
             _ => Err(Fault::invalid_selectors(Some(
                 DETAIL_INSUFFICIENT_SELECTORS,
             ))),
         };
     }
-    select(&instances, selectors)
+    select(&instances, selectors).map_err(|f| {
+        if cx.facts().deviations.has(Deviation::NoMatchWrongFault) {
+            Fault::destination_unreachable(None)
+        } else {
+            f
+        }
+    })
 }
 
 /// The instance matching `selectors`.

@@ -363,6 +363,18 @@ pub enum Note {
 /// addressing header here, but strict envelope readers (amt-wire's own) require an Action.
 pub fn identify_response(facts: &DeviceFacts, authenticated: bool) -> Vec<u8> {
     let _ = authenticated;
+    // The `identify-wrong-version` deviation names the next major version.
+    let product_version = |facts: &DeviceFacts, major: &str, minor: &str| match major.parse::<u32>()
+    {
+        Ok(m)
+            if facts
+                .deviations
+                .has(crate::deviation::Deviation::IdentifyWrongVersion) =>
+        {
+            format!("AMT {}.{minor}", m.saturating_add(1))
+        }
+        _ => format!("AMT {major}.{minor}"),
+    };
     let mut version = facts.amt_version.split('.');
     let major = version.next().unwrap_or("0");
     let minor = version.next().unwrap_or("0");
@@ -379,7 +391,7 @@ pub fn identify_response(facts: &DeviceFacts, authenticated: bool) -> Vec<u8> {
     let body = id("IdentifyResponse")
         .with_child(id("ProtocolVersion").with_text(WSMAN))
         .with_child(id("ProductVendor").with_text("Intel(r)"))
-        .with_child(id("ProductVersion").with_text(format!("AMT {major}.{minor}")))
+        .with_child(id("ProductVersion").with_text(product_version(facts, major, minor)))
         .with_child(Element::prefixed("c", DASH, "DASHVersion").with_text("1.0.0"))
         .with_child(profiles);
     let envelope = Element::prefixed("a", SOAP_ENVELOPE, "Envelope")

@@ -46,14 +46,17 @@ pub(crate) fn instances(class: &str, state: &NvramState, facts: &DeviceFacts) ->
             .iter()
             .enumerate()
             .map(|(i, h)| {
-                Instance::new(AMT_SCHEMA, "AMT_ProvisioningCertificateHash")
+                let entry = Instance::new(AMT_SCHEMA, "AMT_ProvisioningCertificateHash")
                     .p("Description", "Certificate Hash Entry")
                     .p("ElementName", &h.name)
                     .b("Enabled", h.active)
                     .p("HashData", hex::encode_upper(h.thumbprint.as_bytes()))
                     .p("HashType", h.thumbprint.algorithm().wire())
-                    .key("InstanceID", format!("Intel(r) AMT: Certificate Hash {i}"))
-                    .b("IsDefault", h.default)
+                    .key("InstanceID", format!("Intel(r) AMT: Certificate Hash {i}"));
+                if facts.deviations.has(Deviation::HashWithoutIsDefault) {
+                    return entry;
+                }
+                entry.b("IsDefault", h.default)
             })
             .collect(),
         _ => Vec::new(),
@@ -317,6 +320,9 @@ fn setup_method(
         "SetMEBxPassword" => input
             .required("Password")
             .map(|pw| set_mebx_password(cx, &pw)),
+        "GetUuid" if cx.facts().deviations.has(Deviation::GetUuidWithoutUuid) => {
+            Ok(MethodOut::ok())
+        }
         "GetUuid" => Ok(MethodOut::ok().out("UUID", b64_encode(&cx.facts().uuid.to_wire()))),
         "ExtendProvisioningPeriod" => input.u32("Duration").map(|d| match d {
             Some(hours @ 1..=24) => {
@@ -361,7 +367,9 @@ fn commit(cx: &mut Cx<'_, '_, '_>) -> MethodOut {
     }
     let from = cx.state.provisioning_state;
     cx.state.tls_committed = cx.state.tls_pending.clone();
-    cx.state.provisioning_state = ProvisioningState::Post;
+    if !cx.facts().deviations.has(Deviation::CommitStaysIn) {
+        cx.state.provisioning_state = ProvisioningState::Post;
+    }
     if cx.state.control_mode == ControlMode::None {
         cx.state.control_mode = ControlMode::Admin;
     }
@@ -383,7 +391,9 @@ fn unprovision(cx: &mut Cx<'_, '_, '_>, input: Input<'_>) -> Result<MethodOut, F
         return Ok(MethodOut::status(pt::INVALID_PARAMETER));
     }
     let facts = cx.ctx.facts;
-    cx.state.reset_to_factory(facts, &mut *cx.ctx.rng);
+    if !facts.deviations.has(Deviation::UnprovisionKeepsState) {
+        cx.state.reset_to_factory(facts, &mut *cx.ctx.rng);
+    }
     cx.changed(Some(Note::Unprovisioned { full: true }));
     cx.audit(AUDIT_SECURITY_ADMIN, AUDIT_UNPROVISIONING_STARTED);
     Ok(MethodOut::ok())
