@@ -152,6 +152,13 @@ pub struct AcceptAnyServerCert {
     provider: Arc<CryptoProvider>,
 }
 
+impl AcceptAnyServerCert {
+    /// The verifier, checking handshake signatures with `provider`'s algorithms.
+    pub fn new(provider: Arc<CryptoProvider>) -> Self {
+        Self { provider }
+    }
+}
+
 impl ServerCertVerifier for AcceptAnyServerCert {
     fn verify_server_cert(
         &self,

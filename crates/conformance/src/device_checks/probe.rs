@@ -14,9 +14,7 @@ use provisioner_core::net::TcpConnector;
 use provisioner_core::tls::{TlsError, TlsStream};
 use provisioner_core::transport::{Connector, Stream, TransportError};
 use rustls::ClientConfig;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use thiserror::Error;
 
 /// How long one connect or read may take.
@@ -204,56 +202,6 @@ impl Conn {
     }
 }
 
-/// Accepts any server certificate (the device's is self-signed); handshake signatures are still
-/// verified against the presented key.
-#[derive(Debug)]
-struct AnyServerCert(Arc<rustls::crypto::CryptoProvider>);
-
-impl ServerCertVerifier for AnyServerCert {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
 /// A client configuration presenting `chain` (in the order given, possibly wrong on purpose)
 /// with the leaf `key`, or no client certificate.
 pub fn client_config(
@@ -268,7 +216,9 @@ pub fn client_config(
         .with_protocol_versions(&[&rustls::version::TLS12, &rustls::version::TLS13])
         .map_err(bad)?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AnyServerCert(provider)));
+        .with_custom_certificate_verifier(Arc::new(
+            provisioner_core::tls::AcceptAnyServerCert::new(provider),
+        ));
     let config = match identity {
         Some((chain, key)) => builder
             .with_client_auth_cert(chain, key.clone_key())

@@ -32,7 +32,6 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     device_events: true,
     max_fleet: usize::MAX,
     foreign_records: true,
-    refused_connect: true,
 };
 
 /// `n` copies of `profile` (UUID, host name, MAC and address made unique) and an environment

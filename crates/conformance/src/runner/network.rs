@@ -65,7 +65,6 @@ pub const LOOPBACK: Capabilities = Capabilities {
     device_events: true,
     max_fleet: MAX_FLEET,
     foreign_records: false,
-    refused_connect: false,
 };
 
 /// What the external-device arm offers.
@@ -76,7 +75,6 @@ pub const EXTERNAL_DEVICE: Capabilities = Capabilities {
     device_events: false,
     max_fleet: 1,
     foreign_records: true,
-    refused_connect: true,
 };
 
 /// One served device.

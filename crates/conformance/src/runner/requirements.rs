@@ -35,8 +35,6 @@ pub struct Capabilities {
     /// Imported records may name an address or port other than the device's, or its second
     /// (wireless) address.
     pub foreign_records: bool,
-    /// A device's refusal of a TCP connection shows as a refused connect.
-    pub refused_connect: bool,
 }
 
 /// Something a scenario needs of the arm, in the order [`requirements`] lists them.
@@ -414,7 +412,6 @@ mod tests {
         device_events: true,
         max_fleet: 20,
         foreign_records: false,
-        refused_connect: false,
     };
 
     #[test]
